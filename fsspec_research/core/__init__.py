@@ -1,0 +1,1 @@
+"""Shared machinery without backend knowledge: range planning, parallel fetch, block cache, file, errors."""

@@ -1,0 +1,212 @@
+"""Run planned range requests concurrently under a per-backend parallelism limit.
+
+Two runners share one interface: :class:`AsyncRunner` for asyncio backends (requests are
+coroutines on the backend's event loop) and :class:`ThreadRunner` for blocking clients (a bounded
+thread pool; a backend keeps one connection per worker thread). Both stream results back per input
+range as soon as the requests it needs have arrived, and a failed request cancels its siblings and
+raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, TypeVar
+
+from .ranges import Plan, Request
+
+__all__ = ["AsyncRunner", "Runner", "ThreadRunner"]
+
+T = TypeVar("T")
+SyncFetch = Callable[[Request], bytes]
+AsyncFetch = Callable[[Request], Awaitable[bytes]]
+
+
+class _Assembler:
+    """Collects request results and hands out input ranges as soon as they are complete."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.users = plan.users()
+        self.missing = [len(p) for p in plan.pieces]
+        self.refs = [len(u) for u in self.users]
+        self.results: dict[int, bytes] = {}
+
+    def ready_at_start(self) -> list[tuple[int, bytes]]:
+        return [(i, b"") for i, n in enumerate(self.missing) if n == 0]
+
+    def add(self, request: int, data: bytes) -> list[tuple[int, bytes]]:
+        self.results[request] = data
+        done = []
+        for index in self.users[request]:
+            self.missing[index] -= 1
+            if self.missing[index] == 0:
+                done.append((index, self.plan.assemble_one(index, self.results)))
+                for piece in self.plan.pieces[index]:  # free request data nobody else needs
+                    self.refs[piece.request] -= 1
+                    if self.refs[piece.request] == 0:
+                        del self.results[piece.request]
+        return done
+
+
+class Runner:
+    """Interface of both runners: execute a plan, streaming or all at once, and submit tasks."""
+
+    limit: int
+
+    def iter_plan(self, plan: Plan, fetch: Any) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(input index, bytes)`` for every input range of ``plan`` as it completes."""
+        raise NotImplementedError
+
+    def fetch_plan(self, plan: Plan, fetch: Any) -> list[bytes]:
+        """Bytes of every input range of ``plan``, in the caller's order."""
+        out: list[bytes] = [b""] * len(plan.pieces)
+        for index, data in self.iter_plan(plan, fetch):
+            out[index] = data
+        return out
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run ``fn(*args)`` (a coroutine function for async runners) under the limit."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release threads; the runner is rebuilt on next use by its owner."""
+
+
+class ThreadRunner(Runner):
+    """A bounded thread pool shared by every request of one backend instance."""
+
+    def __init__(self, limit: int, name: str = "fsspec-research") -> None:
+        if limit < 1:
+            raise ValueError(f"parallelism limit must be >= 1, got {limit}")
+        self.limit = limit
+        self._name = name
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.limit, thread_name_prefix=self._name)
+            return self._pool
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        return self.pool.submit(fn, *args)
+
+    def iter_plan(self, plan: Plan, fetch: SyncFetch) -> Iterator[tuple[int, bytes]]:
+        assembler = _Assembler(plan)
+        yield from assembler.ready_at_start()
+        pending = {self.pool.submit(fetch, plan.requests[r]): r for r in plan.issue_order()}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    request = pending.pop(future)
+                    yield from assembler.add(request, future.result())
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+class AsyncRunner(Runner):
+    """Coroutines on one event loop, at most ``limit`` requests in flight per loop."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop | Callable[[], asyncio.AbstractEventLoop]):
+        if limit < 1:
+            raise ValueError(f"parallelism limit must be >= 1, got {limit}")
+        self.limit = limit
+        self._loop = loop
+        self._semaphores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop if isinstance(self._loop, asyncio.AbstractEventLoop) else self._loop()
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        sem = self._semaphores.get(loop)
+        if sem is None:
+            sem = self._semaphores[loop] = asyncio.Semaphore(self.limit)
+        return sem
+
+    async def limited(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``await fn(*args)`` once a slot is free."""
+        async with self._semaphore():
+            return await fn(*args)
+
+    async def aiter_plan(self, plan: Plan, fetch: AsyncFetch) -> AsyncIterator[tuple[int, bytes]]:
+        """Async version of :meth:`iter_plan`, to be used on the runner's loop."""
+        assembler = _Assembler(plan)
+        for item in assembler.ready_at_start():
+            yield item
+        tasks = {asyncio.ensure_future(self.limited(fetch, plan.requests[r])): r for r in plan.issue_order()}
+        try:
+            while tasks:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    request = tasks.pop(task)
+                    for item in assembler.add(request, task.result()):
+                        yield item
+        finally:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def afetch_plan(self, plan: Plan, fetch: AsyncFetch) -> list[bytes]:
+        out: list[bytes] = [b""] * len(plan.pieces)
+        async for index, data in self.aiter_plan(plan, fetch):
+            out[index] = data
+        return out
+
+    def _check_thread(self) -> asyncio.AbstractEventLoop:
+        loop = self.loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            raise NotImplementedError("blocking call on the filesystem's own event loop; use the async API")
+        return loop
+
+    def iter_plan(self, plan: Plan, fetch: AsyncFetch) -> Iterator[tuple[int, bytes]]:
+        loop = self._check_thread()
+        items: queue.SimpleQueue = queue.SimpleQueue()
+        done = object()
+
+        async def pump() -> None:
+            try:
+                async for item in self.aiter_plan(plan, fetch):
+                    items.put(item)
+            except BaseException as exc:
+                items.put(exc)
+                raise
+            finally:
+                items.put(done)
+
+        future = asyncio.run_coroutine_threadsafe(pump(), loop)
+        try:
+            while (item := items.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            future.cancel()
+
+    def fetch_plan(self, plan: Plan, fetch: AsyncFetch) -> list[bytes]:
+        loop = self._check_thread()
+        return asyncio.run_coroutine_threadsafe(self.afetch_plan(plan, fetch), loop).result()
+
+    def submit(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Future:
+        return asyncio.run_coroutine_threadsafe(self.limited(fn, *args), self._check_thread())

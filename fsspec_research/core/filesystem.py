@@ -1,0 +1,266 @@
+"""The glue every backend mixes into its fsspec filesystem class.
+
+A backend implements a few hooks:
+
+* ``_read_range(path, start, end, version) -> bytes`` (a coroutine function on async backends):
+  read ``[start, end)``, raising :class:`~fsspec_research.core.errors.ObjectChangedError` when
+  ``version`` is given and the object no longer has it;
+* ``_version_of(info) -> str | None``: the version token (ETag, checksum, commit id) of an object;
+* ``_pin_version(path) -> str | None`` (optional): the version to pin a ``cat_ranges`` call to;
+* upload hooks ``_upload_whole``, ``_upload_start``, ``_upload_part``, ``_upload_commit``,
+  ``_upload_abort`` (see :class:`~fsspec_research.core.file.ResearchFile`).
+
+and gets, from the core: merged parallel ``cat_ranges`` (sync and async) honouring ``max_gap``,
+streaming :meth:`iter_ranges`, parallel whole-object reads and downloads, and ``open`` returning a
+:class:`~fsspec_research.core.file.ResearchFile`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
+from .errors import RetryPolicy
+from .fetch import AsyncRunner, Runner, ThreadRunner
+from .file import ResearchFile
+from .ranges import Plan, Request, normalize, plan_ranges, split_evenly
+
+__all__ = ["RangeFileSystemMixin"]
+
+MiB = 2**20
+
+#: storage_options understood by every backend (tuning of the range core)
+CORE_OPTIONS = ("concurrency", "max_gap", "max_block", "part_size", "block_size", "cache_type", "retries")
+
+
+class RangeFileSystemMixin:
+    """Core-provided reads and writes for an fsspec filesystem; see the module docstring for the hooks."""
+
+    concurrency: int = 16  #: parallel requests per filesystem instance
+    max_gap: int = 64 * 1024  #: ranges closer than this are fetched in one request
+    max_block: int = 32 * MiB  #: merged requests are capped at this size
+    part_size: int = 8 * MiB  #: larger reads are split into parts fetched in parallel
+    default_block_size: int = 4 * MiB  #: cache block size of files opened for reading
+    upload_part_size: int = 16 * MiB  #: part size of streamed writes
+    default_cache_type: str = "parallel"
+    pins_versions: bool = False  #: whether ``_version_of`` is meaningful (files then always stat on open)
+    retry: RetryPolicy = RetryPolicy()
+
+    def _configure_core(self, options: dict[str, Any]) -> None:
+        """Pop the core's tuning options (:data:`CORE_OPTIONS`) from ``options`` onto this instance."""
+        for name in ("concurrency", "max_gap", "max_block", "part_size"):
+            value = options.pop(name, None)
+            if value is not None:
+                if (
+                    not isinstance(value, int)
+                    or isinstance(value, bool)
+                    or value < (0 if name == "max_gap" else 1)
+                ):
+                    raise ValueError(
+                        f"{name} must be a {'non-negative' if name == 'max_gap' else 'positive'} int"
+                    )
+                setattr(self, name, value)
+        if options.get("block_size") is not None:
+            self.default_block_size = int(options.pop("block_size"))
+        if options.get("cache_type") is not None:
+            self.default_cache_type = options.pop("cache_type")
+        self.retry = RetryPolicy.from_option(options.pop("retries", None))
+
+    # hooks
+    def _read_range(self, path: str, start: int, end: int, version: str | None) -> Any:
+        raise NotImplementedError
+
+    def _version_of(self, info: dict[str, Any]) -> str | None:
+        return None
+
+    def _pin_version(self, path: str) -> str | None:
+        return None
+
+    # machinery
+    @property
+    def _runner(self) -> Runner:
+        runner = self.__dict__.get("_core_runner")
+        if runner is None:
+            if getattr(self, "async_impl", False):
+                runner = AsyncRunner(self.concurrency, lambda: self.loop)
+            else:
+                runner = ThreadRunner(self.concurrency, f"fsspec-research-{type(self).__name__}")
+            self.__dict__["_core_runner"] = runner
+        return runner
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call a hook from blocking code, running it on the loop if it is a coroutine function."""
+        result = fn(*args)
+        if inspect.isawaitable(result):
+            return asyncio.run_coroutine_threadsafe(_awaited(result), self.loop).result()
+        return result
+
+    def _fetcher(self, versions: dict[str, str | None] | str | None) -> Callable[[Request], Any]:
+        def fetch(req: Request) -> Any:
+            version = versions.get(req.path) if isinstance(versions, dict) else versions
+            return self._read_range(req.path, req.start, req.end, version)
+
+        return fetch
+
+    # reads
+    def read_ranges(
+        self, path: str, ranges: Sequence[tuple[int, int]], version: str | None = None
+    ) -> list[bytes]:
+        """Absolute ``[start, end)`` ranges of one object, each split into parallel parts, no merging."""
+        plan = plan_ranges(((path, s, e) for s, e in ranges), part_size=self.part_size, merge=False)
+        return self._runner.fetch_plan(plan, self._fetcher(version))
+
+    def _plan(self, paths, starts, ends, max_gap, max_block, sizes: dict[str, int]) -> Plan:
+        ranges = []
+        for path, start, end in zip(paths, starts, ends):
+            start, end = normalize(start, end, sizes.get(path))
+            ranges.append((path, start, end))
+        gap = self.max_gap if max_gap is None else max_gap
+        return plan_ranges(ranges, gap, max_block or self.max_block, self.part_size)
+
+    @staticmethod
+    def _needs_size(paths, starts, ends) -> list[str]:
+        return sorted(
+            {p for p, s, e in zip(paths, starts, ends) if (s is not None and s < 0) or e is None or e < 0}
+        )
+
+    def iter_ranges(
+        self,
+        paths: Sequence[str],
+        starts: Sequence[int | None],
+        ends: Sequence[int | None],
+        max_gap: int | None = None,
+        max_block: int | None = None,
+    ) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(index, bytes)`` for each requested range as soon as its data has arrived.
+
+        Ranges are merged across gaps up to ``max_gap`` and fetched in parallel, pinned per path.
+        """
+        paths = [self._strip_protocol(p) for p in paths]
+        sizes = {p: self.size(p) for p in self._needs_size(paths, starts, ends)}
+        plan = self._plan(paths, starts, ends, max_gap, max_block, sizes)
+        versions = {p: self._pin_version(p) for p in set(paths)} if self.pins_versions else None
+        return self._runner.iter_plan(plan, self._fetcher(versions))
+
+    def cat_ranges(self, paths, starts, ends, max_gap=None, on_error="return", max_block=None, **kwargs):
+        """Merged, parallel ``cat_ranges``; with ``on_error="return"`` a failing path yields its exception."""
+        starts, ends = _broadcast(paths, starts), _broadcast(paths, ends)
+        out: list[Any] = [b""] * len(paths)
+        try:
+            for index, data in self.iter_ranges(paths, starts, ends, max_gap, max_block):
+                out[index] = data
+            return out
+        except Exception as exc:
+            if on_error == "raise" or len(set(paths)) == 1:
+                if on_error == "raise":
+                    raise
+                return [exc] * len(paths)
+        for path in dict.fromkeys(paths):
+            idx = [i for i, p in enumerate(paths) if p == path]
+            try:
+                part = self.cat_ranges(
+                    [path] * len(idx),
+                    [starts[i] for i in idx],
+                    [ends[i] for i in idx],
+                    max_gap,
+                    "raise",
+                    max_block,
+                )
+            except Exception as exc:
+                part = [exc] * len(idx)
+            for i, data in zip(idx, part):
+                out[i] = data
+        return out
+
+    async def _cat_ranges(
+        self, paths, starts, ends, max_gap=None, on_error="return", max_block=None, **kwargs
+    ):
+        """Async ``cat_ranges`` for async backends (zarr's ``FsspecStore`` calls this)."""
+        starts, ends = _broadcast(paths, starts), _broadcast(paths, ends)
+        paths = [self._strip_protocol(p) for p in paths]
+        try:
+            sizes = {p: (await self._info(p))["size"] for p in self._needs_size(paths, starts, ends)}
+            plan = self._plan(paths, starts, ends, max_gap, max_block, sizes)
+            versions = (
+                {p: await _maybe_await(self._pin_version(p)) for p in set(paths)}
+                if self.pins_versions
+                else None
+            )
+            return await self._runner.afetch_plan(plan, self._fetcher(versions))
+        except Exception as exc:
+            if on_error == "raise":
+                raise
+            if len(set(paths)) == 1:
+                return [exc] * len(paths)
+        out: list[Any] = [b""] * len(paths)
+        for path in dict.fromkeys(paths):
+            idx = [i for i, p in enumerate(paths) if p == path]
+            part = await self._cat_ranges(
+                [path] * len(idx),
+                [starts[i] for i in idx],
+                [ends[i] for i in idx],
+                max_gap,
+                "return",
+                max_block,
+            )
+            for i, data in zip(idx, part):
+                out[i] = data
+        return out
+
+    def read_parallel(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
+        """Bytes ``[start, end)`` of ``path`` (fsspec limits), fetched in parallel parts."""
+        info = self.info(path)
+        start, end = normalize(start, end, info["size"])
+        version = self._version_of(info) if self.pins_versions else None
+        return self.read_ranges(self._strip_protocol(path), [(start, end)], version)[0]
+
+    def download_parallel(self, rpath: str, lpath: str, callback: Callback = DEFAULT_CALLBACK) -> None:
+        """Download ``rpath`` to ``lpath`` in parallel parts, written at their offsets as they arrive.
+
+        Memory stays near ``concurrency * part_size``; the local file appears only when complete.
+        """
+        rpath = self._strip_protocol(rpath)
+        info = self.info(rpath)
+        size = info["size"]
+        version = self._version_of(info) if self.pins_versions else None
+        plan = plan_ranges(((rpath, lo, hi) for lo, hi in split_evenly(0, size, self.part_size)), merge=False)
+        callback.set_size(size)
+        tmp = f"{lpath}.part-{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            os.ftruncate(fd, size)
+            for part, data in self._runner.iter_plan(plan, self._fetcher(version)):
+                os.pwrite(fd, data, plan.requests[part].start)
+                callback.relative_update(len(data))
+            os.close(fd)
+            fd = -1
+            os.replace(tmp, lpath)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
+        return ResearchFile(self, path, mode, block_size, autocommit, cache_options=cache_options, **kwargs)
+
+
+def _broadcast(paths: Sequence[str], values) -> list:
+    if values is None or isinstance(values, int):
+        return [values] * len(paths)
+    if len(values) != len(paths):
+        raise ValueError(f"{len(paths)} paths but {len(values)} starts/ends")
+    return list(values)
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value

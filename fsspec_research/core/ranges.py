@@ -1,0 +1,165 @@
+"""Plan byte-range reads: normalise, sort, merge across small gaps, cap, split, and slice back.
+
+Pure functions, no I/O. A *range* is ``(path, start, end)`` with ``end`` exclusive, as in fsspec.
+A :class:`Plan` holds the requests to send and, for every input range, the pieces of those requests
+that make it up, so results can be sliced back out in the caller's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = ["Piece", "Plan", "Request", "normalize", "plan_ranges", "split_evenly"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request to send: bytes ``[start, end)`` of ``path``."""
+
+    path: str
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Bytes ``[lo, hi)`` of the data returned for request number ``request``."""
+
+    request: int
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Requests to send and, per input range, the pieces that rebuild it."""
+
+    requests: tuple[Request, ...]
+    pieces: tuple[tuple[Piece, ...], ...]
+
+    def users(self) -> list[list[int]]:
+        """For each request, the input ranges that need it (in input order)."""
+        out: list[list[int]] = [[] for _ in self.requests]
+        for index, pieces in enumerate(self.pieces):
+            for piece in pieces:
+                if not out[piece.request] or out[piece.request][-1] != index:
+                    out[piece.request].append(index)
+        return out
+
+    def issue_order(self) -> list[int]:
+        """Request numbers ordered by the first input range that needs them."""
+        first: dict[int, int] = {}
+        for index, pieces in enumerate(self.pieces):
+            for piece in pieces:
+                first.setdefault(piece.request, index)
+        return sorted(range(len(self.requests)), key=lambda r: (first.get(r, len(self.pieces)), r))
+
+    def assemble_one(self, index: int, results: Mapping[int, bytes] | Sequence[bytes]) -> bytes:
+        """Bytes of input range ``index`` from the request results."""
+        pieces = self.pieces[index]
+        if len(pieces) == 1:
+            p = pieces[0]
+            data = results[p.request]
+            return data if p.lo == 0 and p.hi == len(data) else bytes(data[p.lo : p.hi])
+        return b"".join(memoryview(results[p.request])[p.lo : p.hi] for p in pieces)
+
+    def assemble(self, results: Mapping[int, bytes] | Sequence[bytes]) -> list[bytes]:
+        """Bytes of every input range, in the caller's order."""
+        return [self.assemble_one(i, results) for i in range(len(self.pieces))]
+
+    @property
+    def bytes_requested(self) -> int:
+        return sum(r.size for r in self.requests)
+
+
+def normalize(start: int | None, end: int | None, size: int | None) -> tuple[int, int]:
+    """Absolute ``[start, end)`` for fsspec-style limits, clamped to ``[0, size]``.
+
+    ``None`` means the start/end of the object; negative values count from its end. ``end`` before
+    ``start`` gives an empty range. ``size`` may be ``None`` only when both limits are absolute and
+    non-negative.
+    """
+    if size is None:
+        if start is None:
+            start = 0
+        if end is None or start < 0 or end < 0:
+            raise ValueError(f"range ({start}, {end}) needs the object size")
+        return start, max(start, end)
+    start = 0 if start is None else (max(0, size + start) if start < 0 else min(start, size))
+    end = size if end is None else (max(0, size + end) if end < 0 else min(end, size))
+    return start, max(start, end)
+
+
+def split_evenly(start: int, end: int, part_size: int) -> list[tuple[int, int]]:
+    """Split ``[start, end)`` into the fewest near-equal parts of at most ``part_size`` bytes."""
+    if part_size <= 0:
+        raise ValueError(f"part_size must be positive, got {part_size}")
+    size = end - start
+    if size <= 0:
+        return []
+    count = -(-size // part_size)
+    bounds = [start + size * i // count for i in range(count + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def plan_ranges(
+    ranges: Iterable[tuple[str, int, int]],
+    max_gap: int = 0,
+    max_block: int | None = None,
+    part_size: int | None = None,
+    merge: bool = True,
+) -> Plan:
+    """Plan the requests that serve ``ranges`` (absolute, ``end`` exclusive).
+
+    Ranges of the same path are sorted and merged when the gap between them is at most ``max_gap``
+    and the merged request stays within ``max_block`` bytes. Overlaps and duplicates share bytes.
+    A request (merged or not) larger than ``part_size`` (default: ``max_block``) is split into
+    near-equal parts so they can be transferred in parallel. Empty ranges need no request.
+    With ``merge=False`` every range is its own request (callers that already planned their ranges).
+    """
+    items = list(ranges)
+    for path, start, end in items:
+        if start < 0 or end < 0:
+            raise ValueError(f"negative range ({start}, {end}) for {path!r}: normalize it first")
+    if max_gap < 0:
+        raise ValueError(f"max_gap must be >= 0, got {max_gap}")
+    if max_block is not None and max_block <= 0:
+        raise ValueError(f"max_block must be positive, got {max_block}")
+    part_size = part_size or max_block
+
+    groups: list[list] = []  # [path, start, end, [input indices]]
+    order = sorted((i for i, r in enumerate(items) if r[2] > r[1]), key=lambda i: items[i])
+    for i in order:
+        path, start, end = items[i]
+        group = groups[-1] if groups else None
+        if (
+            merge
+            and group is not None
+            and group[0] == path
+            and start <= group[2] + max_gap
+            and (max_block is None or max(end, group[2]) - group[1] <= max_block)
+        ):
+            group[2] = max(group[2], end)
+            group[3].append(i)
+        else:
+            groups.append([path, start, end, [i]])
+
+    requests: list[Request] = []
+    pieces: list[tuple[Piece, ...]] = [()] * len(items)
+    for path, g_start, g_end, members in groups:
+        bounds = split_evenly(g_start, g_end, part_size) if part_size else [(g_start, g_end)]
+        first = len(requests)
+        requests.extend(Request(path, lo, hi) for lo, hi in bounds)
+        for i in members:
+            _, start, end = items[i]
+            pieces[i] = tuple(
+                Piece(first + n, max(start, lo) - lo, min(end, hi) - lo)
+                for n, (lo, hi) in enumerate(bounds)
+                if lo < end and hi > start
+            )
+    return Plan(tuple(requests), tuple(pieces))
