@@ -140,10 +140,11 @@ class ParallelBlockCache(BaseCache):
 
     def _fetch_blocks(self, blocks: list[int]) -> dict[int, bytes]:
         """Fetch ``blocks`` (sorted) in one batch of at most ``concurrency`` parallel requests."""
-        per_request = -(-len(blocks) // self.concurrency)
+        count = min(self.concurrency, len(blocks))
+        cuts = {len(blocks) * i // count for i in range(count)}
         runs: list[list[int]] = []
-        for b in blocks:
-            if runs and runs[-1][-1] == b - 1 and len(runs[-1]) < per_request:
+        for i, b in enumerate(blocks):
+            if runs and runs[-1][-1] == b - 1 and i not in cuts:
                 runs[-1].append(b)
             else:
                 runs.append([b])

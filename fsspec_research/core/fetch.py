@@ -209,4 +209,5 @@ class AsyncRunner(Runner):
         return asyncio.run_coroutine_threadsafe(self.afetch_plan(plan, fetch), loop).result()
 
     def submit(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Future:
-        return asyncio.run_coroutine_threadsafe(self.limited(fn, *args), self._check_thread())
+        loop = self._check_thread()
+        return asyncio.run_coroutine_threadsafe(self.limited(fn, *args), loop)

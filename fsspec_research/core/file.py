@@ -118,9 +118,9 @@ class ResearchFile(AbstractBufferedFile):
         return False  # the buffer was replaced above; keep AbstractBufferedFile from resetting it
 
     def _wait_for_slot(self) -> None:
-        """Bound memory: at most ``concurrency`` parts in flight; surface the first failure early."""
+        """Bound memory: at most ``upload_concurrency`` parts in flight; surface the first failure early."""
         running = [f for f in self._parts if not f.done()]
-        while len(running) >= self.fs.concurrency:
+        while len(running) >= self.fs.upload_concurrency:
             running[0].result()
             running = [f for f in self._parts if not f.done()]
         for f in self._parts:

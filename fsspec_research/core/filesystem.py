@@ -34,14 +34,13 @@ __all__ = ["RangeFileSystemMixin"]
 
 MiB = 2**20
 
-#: storage_options understood by every backend (tuning of the range core)
-CORE_OPTIONS = ("concurrency", "max_gap", "max_block", "part_size", "block_size", "cache_type", "retries")
 
 
 class RangeFileSystemMixin:
     """Core-provided reads and writes for an fsspec filesystem; see the module docstring for the hooks."""
 
-    concurrency: int = 16  #: parallel requests per filesystem instance
+    concurrency: int = 64  #: parallel range requests per filesystem instance
+    upload_concurrency: int = 8  #: upload parts in flight per file (memory: this many parts)
     max_gap: int = 64 * 1024  #: ranges closer than this are fetched in one request
     max_block: int = 32 * MiB  #: merged requests are capped at this size
     part_size: int = 8 * MiB  #: larger reads are split into parts fetched in parallel
@@ -52,8 +51,12 @@ class RangeFileSystemMixin:
     retry: RetryPolicy = RetryPolicy()
 
     def _configure_core(self, options: dict[str, Any]) -> None:
-        """Pop the core's tuning options (:data:`CORE_OPTIONS`) from ``options`` onto this instance."""
-        for name in ("concurrency", "max_gap", "max_block", "part_size"):
+        """Pop the core's tuning options from storage_options onto this instance.
+
+        ``concurrency``, ``upload_concurrency``, ``max_gap``, ``max_block``, ``part_size``,
+        ``block_size`` (read cache block), ``cache_type`` (default for ``open``) and ``retries``.
+        """
+        for name in ("concurrency", "upload_concurrency", "max_gap", "max_block", "part_size"):
             value = options.pop(name, None)
             if value is not None:
                 if (
@@ -129,6 +132,14 @@ class RangeFileSystemMixin:
             {p for p, s, e in zip(paths, starts, ends) if (s is not None and s < 0) or e is None or e < 0}
         )
 
+    def _prepare(self, paths, starts, ends, max_gap, max_block) -> tuple[Plan, Callable[[Request], Any]]:
+        """Plan a ``cat_ranges``-style call and the fetch function pinned per path."""
+        paths = [self._strip_protocol(p) for p in paths]
+        sizes = {p: self.size(p) for p in self._needs_size(paths, starts, ends)}
+        plan = self._plan(paths, starts, ends, max_gap, max_block, sizes)
+        versions = {p: self._pin_version(p) for p in set(paths)} if self.pins_versions else None
+        return plan, self._fetcher(versions)
+
     def iter_ranges(
         self,
         paths: Sequence[str],
@@ -141,25 +152,19 @@ class RangeFileSystemMixin:
 
         Ranges are merged across gaps up to ``max_gap`` and fetched in parallel, pinned per path.
         """
-        paths = [self._strip_protocol(p) for p in paths]
-        sizes = {p: self.size(p) for p in self._needs_size(paths, starts, ends)}
-        plan = self._plan(paths, starts, ends, max_gap, max_block, sizes)
-        versions = {p: self._pin_version(p) for p in set(paths)} if self.pins_versions else None
-        return self._runner.iter_plan(plan, self._fetcher(versions))
+        return self._runner.iter_plan(*self._prepare(paths, starts, ends, max_gap, max_block))
 
     def cat_ranges(self, paths, starts, ends, max_gap=None, on_error="return", max_block=None, **kwargs):
         """Merged, parallel ``cat_ranges``; with ``on_error="return"`` a failing path yields its exception."""
         starts, ends = _broadcast(paths, starts), _broadcast(paths, ends)
-        out: list[Any] = [b""] * len(paths)
         try:
-            for index, data in self.iter_ranges(paths, starts, ends, max_gap, max_block):
-                out[index] = data
-            return out
+            return self._runner.fetch_plan(*self._prepare(paths, starts, ends, max_gap, max_block))
         except Exception as exc:
             if on_error == "raise" or len(set(paths)) == 1:
                 if on_error == "raise":
                     raise
                 return [exc] * len(paths)
+        out: list[Any] = [b""] * len(paths)
         for path in dict.fromkeys(paths):
             idx = [i for i, p in enumerate(paths) if p == path]
             try:

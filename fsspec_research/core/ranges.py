@@ -7,6 +7,7 @@ that make it up, so results can be sliced back out in the caller's order.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -104,7 +105,7 @@ def split_evenly(start: int, end: int, part_size: int) -> list[tuple[int, int]]:
         return []
     count = -(-size // part_size)
     bounds = [start + size * i // count for i in range(count + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(itertools.pairwise(bounds))
 
 
 def plan_ranges(

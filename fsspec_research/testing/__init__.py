@@ -1,0 +1,45 @@
+"""Public test-server API of fsspec_research.
+
+Every backend adds a ``<backend>_server()`` context manager yielding a :class:`ServerHandle` with
+
+- ``.protocol``: the fsspec protocol name,
+- ``.storage_options``: keyword arguments such that ``fsspec.filesystem(srv.protocol, **srv.storage_options)``
+  talks to the server; also usable as pandas/xarray ``storage_options``,
+- ``.root``: a URL under which a test may write.
+
+:class:`Netem` is a loopback TCP proxy adding wide-area latency, bandwidth caps and faults in front of any
+of them. Names are imported lazily, so importing this package does not import aiohttp.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._handle import ServerHandle
+    from .http import HttpServerHandle, HttpStats, http_server
+    from .netem import Netem, NetemStats
+
+__all__ = ["HttpServerHandle", "HttpStats", "Netem", "NetemStats", "ServerHandle", "http_server"]
+
+_LAZY = {
+    "ServerHandle": "._handle",
+    "Netem": ".netem",
+    "NetemStats": ".netem",
+    "http_server": ".http",
+    "HttpServerHandle": ".http",
+    "HttpStats": ".http",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

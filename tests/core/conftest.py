@@ -1,0 +1,7 @@
+import pytest
+from helpers.versioned_store import VersionedStore
+
+
+@pytest.fixture
+def store() -> VersionedStore:
+    return VersionedStore()

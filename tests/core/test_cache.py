@@ -1,0 +1,207 @@
+"""The parallel block cache: exact bytes for any access pattern, one batch per read, bounded memory."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+from fsspec.caching import caches
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fsspec_research.core.cache import ParallelBlockCache
+
+
+class Recorder:
+    """A multi_fetcher over local bytes that records every batch it is given."""
+
+    def __init__(self, data: bytes, delay: float = 0.0) -> None:
+        self.data = data
+        self.batches: list[list[tuple[int, int]]] = []
+        self.delay = delay
+        self.lock = threading.Lock()
+
+    def __call__(self, ranges):
+        with self.lock:
+            self.batches.append(list(ranges))
+        if self.delay:
+            time.sleep(self.delay)
+        return [self.data[s:e] for s, e in ranges]
+
+    def single(self, start, end):
+        return self([(start, end)])[0]
+
+
+def test_registered_with_fsspec():
+    assert caches["parallel"] is ParallelBlockCache
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    size=st.integers(0, 5000),
+    blocksize=st.integers(1, 700),
+    maxblocks=st.integers(1, 6),
+    concurrency=st.integers(1, 5),
+    use_multi=st.booleans(),
+    ops=st.lists(st.tuples(st.integers(-100, 5200), st.integers(-1, 3000)), max_size=25),
+)
+def test_any_read_sequence_matches_local_copy(size, blocksize, maxblocks, concurrency, use_multi, ops):
+    data = random.Random(size).randbytes(size)
+    rec = Recorder(data)
+    cache = ParallelBlockCache(
+        blocksize, rec.single, size, maxblocks=maxblocks, concurrency=concurrency,
+        multi_fetcher=rec if use_multi else None,
+    )  # fmt: skip
+    try:
+        pos = 0
+        for seek, length in ops:
+            pos = min(max(seek, 0), size + 10) if seek >= 0 else pos  # negative seek: keep reading on
+            end = size if length < 0 else pos + length
+            assert cache._fetch(pos, end) == data[pos:end]
+            pos = min(end, size)
+        assert len(cache._blocks) <= maxblocks
+    finally:
+        cache.close()
+
+
+def test_missing_blocks_of_one_read_are_one_batch():
+    data = random.randbytes(64 * 1024)
+    rec = Recorder(data)
+    cache = ParallelBlockCache(1024, rec.single, len(data), maxblocks=64, multi_fetcher=rec, concurrency=8)
+    assert cache._fetch(100, 20_000) == data[100:20_000]
+    assert len(rec.batches) == 1
+    assert len(rec.batches[0]) == 8  # 20 blocks spread over the 8 parallel requests
+    assert cache.requests == 8 and cache.miss_count == 20
+    assert cache.total_requested_bytes == 20 * 1024
+    # a second, overlapping read only fetches the blocks it lacks, again in one batch
+    assert cache._fetch(10_000, 30_000) == data[10_000:30_000]
+    assert len(rec.batches) == 2
+    assert sum(e - s for s, e in rec.batches[1]) == 10 * 1024
+    assert cache.hit_count == 11  # blocks 9..19 were cached
+
+
+def test_lru_bounds_memory_and_refetches_evicted():
+    data = random.randbytes(10_000)
+    rec = Recorder(data)
+    cache = ParallelBlockCache(100, rec.single, len(data), maxblocks=3, multi_fetcher=rec, readahead=False)
+    for start in range(0, 1000, 100):
+        cache._fetch(start, start + 100)
+    assert len(cache._blocks) == 3
+    assert sorted(cache._blocks) == [7, 8, 9]
+    batches = len(rec.batches)
+    cache._fetch(0, 10)
+    assert len(rec.batches) == batches + 1
+    cache._fetch(950, 960)  # still cached
+    assert len(rec.batches) == batches + 1
+
+
+def test_read_larger_than_cache_returns_exact_bytes():
+    data = random.randbytes(50_000)
+    rec = Recorder(data)
+    cache = ParallelBlockCache(1000, rec.single, len(data), maxblocks=2, multi_fetcher=rec)
+    assert cache._fetch(123, 45_678) == data[123:45_678]
+    assert len(cache._blocks) == 2
+
+
+def test_sequential_reads_prefetch_in_background():
+    data = random.randbytes(200_000)
+    rec = Recorder(data, delay=0.01)
+    cache = ParallelBlockCache(1000, rec.single, len(data), maxblocks=64, multi_fetcher=rec, concurrency=8)
+    try:
+        pos = 0
+        for _ in range(60):
+            assert cache._fetch(pos, pos + 500) == data[pos : pos + 500]
+            pos += 500
+        # 30 blocks read; the read-ahead must have fetched beyond them, and most blocks were
+        # found in the cache or in flight rather than fetched on demand
+        fetched = {s // 1000 for batch in rec.batches for s, _ in batch}
+        assert max(fetched) > 29
+        assert cache.miss_count < 10
+    finally:
+        cache.close()
+
+
+def test_random_reads_do_not_read_ahead():
+    data = random.randbytes(100_000)
+    rec = Recorder(data)
+    cache = ParallelBlockCache(1000, rec.single, len(data), multi_fetcher=rec)
+    rng = random.Random(1)
+    for _ in range(20):
+        start = rng.randrange(0, 99_000)
+        cache._fetch(start, start + 10)
+    assert cache.total_requested_bytes <= 2 * 20 * 1000
+    assert not cache._inflight
+
+
+def test_failed_prefetch_is_retried_on_demand():
+    data = random.randbytes(20_000)
+    calls = {"n": 0}
+
+    def flaky(ranges):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the first background prefetch
+            raise ConnectionResetError("boom")
+        return [data[s:e] for s, e in ranges]
+
+    cache = ParallelBlockCache(1000, None, len(data), multi_fetcher=flaky, concurrency=2)
+    try:
+        pos = 0
+        for _ in range(20):
+            assert cache._fetch(pos, pos + 1000) == data[pos : pos + 1000]
+            pos += 1000
+    finally:
+        cache.close()
+
+
+def test_short_data_raises_instead_of_returning_wrong_bytes():
+    cache = ParallelBlockCache(100, None, 1000, multi_fetcher=lambda ranges: [b"x" * 10 for _ in ranges])
+    with pytest.raises(OSError, match="short read"):
+        cache._fetch(0, 300)
+
+
+def test_invalid_settings():
+    with pytest.raises(ValueError):
+        ParallelBlockCache(0, None, 10)
+    with pytest.raises(ValueError):
+        ParallelBlockCache(10, None, 10, concurrency=0)
+
+
+def test_fallback_thread_pool_runs_requests_concurrently():
+    data = random.randbytes(40_000)
+    active = {"now": 0, "max": 0}
+    lock = threading.Lock()
+
+    def fetcher(start, end):
+        with lock:
+            active["now"] += 1
+            active["max"] = max(active["max"], active["now"])
+        time.sleep(0.02)
+        with lock:
+            active["now"] -= 1
+        return data[start:end]
+
+    cache = ParallelBlockCache(1000, fetcher, len(data), maxblocks=40, concurrency=4)
+    try:
+        assert cache._fetch(0, 40_000) == data
+        assert active["max"] == 4
+    finally:
+        cache.close()
+
+
+def test_works_as_cache_type_of_plain_fsspec_buffered_files():
+    from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
+
+    data = random.randbytes(30_000)
+
+    class PlainFile(AbstractBufferedFile):
+        def _fetch_range(self, start, end):
+            return data[start:end]
+
+    f = PlainFile(AbstractFileSystem(), "x", "rb", block_size=1000, cache_type="parallel", size=len(data))
+    assert isinstance(f.cache, ParallelBlockCache)
+    f.seek(2500)
+    assert f.read(10_000) == data[2500:12_500]
+    assert f.cache.requests == 8  # 11 blocks over the default 8 parallel requests
+    f.close()
