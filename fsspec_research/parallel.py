@@ -16,6 +16,7 @@ from typing import Any
 import fsspec
 from fsspec.implementations.chained import ChainedFileSystem
 
+from .core.errors import translate
 from .core.filesystem import RangeFileSystemMixin
 
 __all__ = ["ParallelFileSystem"]
@@ -74,8 +75,17 @@ class ParallelFileSystem(RangeFileSystemMixin, ChainedFileSystem):
 
     def _read_range(self, path: str, start: int, end: int, version: str | None) -> Any:
         if self.fs.async_impl:
-            return self.retry.acall(self.fs._cat_file, path, start=start, end=end)
-        return self.retry.call(self.fs.cat_file, path, start=start, end=end)
+            return self._read_range_async(path, start, end)
+        try:
+            return self.retry.call(self.fs.cat_file, path, start=start, end=end)
+        except Exception as exc:
+            raise translate(exc, path) from exc
+
+    async def _read_range_async(self, path: str, start: int, end: int) -> bytes:
+        try:
+            return await self.retry.acall(self.fs._cat_file, path, start=start, end=end)
+        except Exception as exc:
+            raise translate(exc, path) from exc
 
     def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
         return self.read_parallel(path, start, end)
@@ -105,6 +115,8 @@ class ParallelFileSystem(RangeFileSystemMixin, ChainedFileSystem):
     def _upload_commit(self, state: dict, parts: list) -> None:
         try:
             self.fs.put_file(state["tmp"], state["path"])
+        except Exception as exc:
+            raise translate(exc, state["path"]) from exc
         finally:
             self._upload_abort(state)
 

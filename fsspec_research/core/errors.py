@@ -52,18 +52,36 @@ class TransientError(OSError):
 
 
 class Kind(enum.Enum):
-    NOT_FOUND = FileNotFoundError
-    PERMISSION = PermissionError
-    EXISTS = FileExistsError
-    INVALID = ValueError
-    IS_DIR = IsADirectoryError
-    NOT_DIR = NotADirectoryError
-    CHANGED = ObjectChangedError
-    NO_SPACE = OSError
-    TRANSIENT = ConnectionError
-    OTHER = OSError
+    """What went wrong, independent of the backend; :attr:`exception` is the builtin raised for it."""
+
+    NOT_FOUND = "not found"
+    PERMISSION = "permission denied"
+    EXISTS = "exists"
+    INVALID = "invalid"
+    IS_DIR = "is a directory"
+    NOT_DIR = "not a directory"
+    CHANGED = "changed"
+    NO_SPACE = "no space or quota exceeded"
+    TRANSIENT = "transient"
+    OTHER = "other"
+
+    @property
+    def exception(self) -> type[Exception]:
+        return _EXCEPTION[self]
 
 
+_EXCEPTION: dict[Kind, type[Exception]] = {
+    Kind.NOT_FOUND: FileNotFoundError,
+    Kind.PERMISSION: PermissionError,
+    Kind.EXISTS: FileExistsError,
+    Kind.INVALID: ValueError,
+    Kind.IS_DIR: IsADirectoryError,
+    Kind.NOT_DIR: NotADirectoryError,
+    Kind.CHANGED: ObjectChangedError,
+    Kind.NO_SPACE: OSError,
+    Kind.TRANSIENT: ConnectionError,
+    Kind.OTHER: OSError,
+}
 _ERRNO = {
     Kind.NOT_FOUND: errno.ENOENT,
     Kind.PERMISSION: errno.EACCES,
@@ -111,7 +129,7 @@ def classify(exc: BaseException) -> Fault | None:
     if isinstance(exc, ObjectChangedError):
         return Fault(Kind.CHANGED)
     for kind in (Kind.NOT_FOUND, Kind.PERMISSION, Kind.EXISTS, Kind.IS_DIR, Kind.NOT_DIR):
-        if isinstance(exc, kind.value):
+        if isinstance(exc, kind.exception):
             return Fault(kind)
     if isinstance(exc, (ConnectionError, TimeoutError, asyncio.TimeoutError, socket.timeout, EOFError)):
         return Fault(Kind.TRANSIENT)
@@ -131,15 +149,16 @@ def _retry_after(value: Any) -> float | None:
         return None
 
 
+_AUTHORIZATION = re.compile(r"(?i)((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)[^\"'\n,;}]+")
 _SECRET = re.compile(
-    r"(?i)((?:x-auth-token|x-auth-key|x-storage-token|authorization|password|passwd|secret|token|"
+    r"(?i)((?:x-auth-token|x-auth-key|x-storage-token|password|passwd|secret|token|"
     r"temp_url_sig|signature|key)[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,;}]+)"
 )
 
 
 def redact(text: str) -> str:
     """``text`` with the values of anything that looks like a credential replaced by ``***``."""
-    return _SECRET.sub(r"\1***", text)
+    return _SECRET.sub(r"\1***", _AUTHORIZATION.sub(r"\1***", text))
 
 
 def translate(exc: BaseException, path: str, classifier: Classifier | None = None) -> BaseException:
@@ -148,7 +167,7 @@ def translate(exc: BaseException, path: str, classifier: Classifier | None = Non
     Builtin exceptions that already name the path are returned unchanged.
     """
     fault = (classifier and classifier(exc)) or classify(exc) or Fault(Kind.OTHER)
-    if isinstance(exc, fault.kind.value) and path in str(exc):
+    if isinstance(exc, fault.kind.exception) and path in str(exc):
         return exc
     detail = redact(str(exc) or type(exc).__name__)
     if fault.kind is Kind.CHANGED:
@@ -156,7 +175,7 @@ def translate(exc: BaseException, path: str, classifier: Classifier | None = Non
     elif fault.kind is Kind.INVALID:
         new = ValueError(f"{path}: {detail}")
     else:
-        new = fault.kind.value(_ERRNO[fault.kind], detail, path)
+        new = fault.kind.exception(_ERRNO[fault.kind], detail, path)
     new.__cause__ = exc
     return new
 
@@ -189,6 +208,9 @@ class RetryPolicy:
         unknown = set(option) - known
         if unknown:
             raise ValueError(f"unknown retry options {sorted(unknown)}; known: {sorted(known)}")
+        for name, value in option.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"retry option {name} must be a non-negative number, got {value!r}")
         return cls(**option)
 
     def delay(self, attempt: int, fault: Fault) -> float:

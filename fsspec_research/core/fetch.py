@@ -10,6 +10,7 @@ raises.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import queue
 import threading
 import weakref
@@ -140,10 +141,11 @@ class AsyncRunner(Runner):
             sem = self._semaphores[loop] = asyncio.Semaphore(self.limit)
         return sem
 
-    async def limited(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """``await fn(*args)`` once a slot is free."""
+    async def limited(self, fn: Callable[..., Awaitable[T] | T], *args: Any) -> T:
+        """``fn(*args)``, awaited if it returns an awaitable, once a slot is free."""
         async with self._semaphore():
-            return await fn(*args)
+            result = fn(*args)
+            return await result if inspect.isawaitable(result) else result
 
     async def aiter_plan(self, plan: Plan, fetch: AsyncFetch) -> AsyncIterator[tuple[int, bytes]]:
         """Async version of :meth:`iter_plan`, to be used on the runner's loop."""
@@ -208,6 +210,9 @@ class AsyncRunner(Runner):
         loop = self._check_thread()
         return asyncio.run_coroutine_threadsafe(self.afetch_plan(plan, fetch), loop).result()
 
-    def submit(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Future:
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run ``fn(*args)`` on the loop; a plain (blocking) function runs in a worker thread."""
         loop = self._check_thread()
+        if not inspect.iscoroutinefunction(fn):
+            fn, args = asyncio.to_thread, (fn, *args)
         return asyncio.run_coroutine_threadsafe(self.limited(fn, *args), loop)

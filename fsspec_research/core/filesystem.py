@@ -35,7 +35,6 @@ __all__ = ["RangeFileSystemMixin"]
 MiB = 2**20
 
 
-
 class RangeFileSystemMixin:
     """Core-provided reads and writes for an fsspec filesystem; see the module docstring for the hooks."""
 
@@ -137,7 +136,7 @@ class RangeFileSystemMixin:
         paths = [self._strip_protocol(p) for p in paths]
         sizes = {p: self.size(p) for p in self._needs_size(paths, starts, ends)}
         plan = self._plan(paths, starts, ends, max_gap, max_block, sizes)
-        versions = {p: self._pin_version(p) for p in set(paths)} if self.pins_versions else None
+        versions = {p: self._call(self._pin_version, p) for p in set(paths)} if self.pins_versions else None
         return plan, self._fetcher(versions)
 
     def iter_ranges(

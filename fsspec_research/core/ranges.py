@@ -131,6 +131,8 @@ def plan_ranges(
         raise ValueError(f"max_gap must be >= 0, got {max_gap}")
     if max_block is not None and max_block <= 0:
         raise ValueError(f"max_block must be positive, got {max_block}")
+    if part_size is not None and part_size <= 0:
+        raise ValueError(f"part_size must be positive, got {part_size}")
     part_size = part_size or max_block
 
     groups: list[list] = []  # [path, start, end, [input indices]]

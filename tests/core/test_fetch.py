@@ -399,7 +399,9 @@ def test_submit_and_plans_share_the_limit(harness):
     blocked = [runner.submit(blocker, Request("obj00", 0, 1)) for _ in range(2)]
     tracker = Tracker()
     out: list = []
-    t = threading.Thread(target=lambda: out.append(runner.fetch_plan(plan_ranges(many_ranges(3)), harness.fetch(tracker))))
+    t = threading.Thread(
+        target=lambda: out.append(runner.fetch_plan(plan_ranges(many_ranges(3)), harness.fetch(tracker)))
+    )
     try:
         t.start()
         time.sleep(0.15)
@@ -544,6 +546,23 @@ def test_async_fetch_plan_on_own_loop_raises(loop):
     assert runner.fetch_plan(plan, tracker.aio) == expected(many_ranges(2))
 
 
+def test_async_submit_plain_function_runs_off_loop_under_limit(loop):
+    runner = AsyncRunner(2, loop)
+    tracker = Tracker(delay=0.02)
+    reqs = [Request(f"obj{i:02d}", 0, 3) for i in range(6)]
+    threads: list = []
+
+    def fn(req):
+        threads.append(threading.current_thread())
+        return tracker.sync(req)
+
+    futures = [runner.submit(fn, r) for r in reqs]
+    assert all(isinstance(f, concurrent.futures.Future) for f in futures)
+    assert [f.result(WAIT) for f in futures] == [OBJECTS[r.path][0:3] for r in reqs]
+    assert tracker.max_in_flight == 2
+    assert all(t.name != "test-loop" for t in threads)  # blocking work never runs on the loop
+
+
 def test_async_submit_on_own_loop_leaves_no_unawaited_coroutine(loop):
     """Refusing ``submit`` on the runner's own loop should not leak a never-awaited coroutine."""
     runner = AsyncRunner(1, loop)
@@ -566,7 +585,7 @@ def test_async_submit_on_own_loop_leaves_no_unawaited_coroutine(loop):
     assert leaked == [], [str(w.message) for w in leaked]
 
 
-# ------------------------------------------------------------------------------------------ aiter_plan / afetch_plan
+# ------------------------------------------------------------------------------ aiter_plan / afetch_plan
 
 
 def test_afetch_plan_under_asyncio_run():

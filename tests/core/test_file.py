@@ -8,6 +8,7 @@ import random
 
 import pytest
 from fsspec.caching import BlockCache, MMapCache, ReadAheadCache
+from helpers.versioned_store import VersionedStore
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,14 +16,14 @@ from fsspec_research.core.cache import ParallelBlockCache
 from fsspec_research.core.errors import ObjectChangedError
 from fsspec_research.core.file import ResearchFile
 
-from helpers.versioned_store import VersionedStore
-
 
 @settings(max_examples=100, deadline=None)
 @given(
     size=st.integers(0, 4000),
     block_size=st.integers(1, 900),
-    cache_type=st.sampled_from(["parallel", "blockcache", "readahead", "none", "bytes", "mmap", "all", "first"]),
+    cache_type=st.sampled_from(
+        ["parallel", "blockcache", "readahead", "none", "bytes", "mmap", "all", "first"]
+    ),
     ops=st.lists(
         st.tuples(st.sampled_from([0, 1, 2]), st.integers(-500, 4500), st.integers(-1, 2000)), max_size=20
     ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -101,7 +103,7 @@ def test_split_evenly_properties(start, size, part):
     # exact, contiguous cover
     assert parts[0][0] == start
     assert parts[-1][1] == end
-    assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(parts))
     sizes = [hi - lo for lo, hi in parts]
     assert all(0 < s <= part for s in sizes)
     # fewest parts and near-equal
@@ -387,7 +389,7 @@ def test_plan_property(scenario):
             by_path.setdefault(r.path, []).append(r)
         for reqs in by_path.values():
             reqs.sort(key=lambda r: r.start)
-            for a, b in zip(reqs, reqs[1:]):
+            for a, b in itertools.pairwise(reqs):
                 assert b.start - a.end > max_gap
         # merged requests never fetch bytes no one asked for beyond the allowed gaps
         assert len(plan.requests) <= len({r for r in ranges if r[2] > r[1]})

@@ -7,9 +7,11 @@ invisibly until commit, and faults can be injected.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 
+from fsspec.asyn import AsyncFileSystem
 from fsspec.spec import AbstractFileSystem
 
 from fsspec_research.core.errors import ObjectChangedError
@@ -100,3 +102,21 @@ class VersionedStore(RangeFileSystemMixin, AbstractFileSystem):
         self.staged.pop(state[0], None)
         self.aborted.append(state[0])
 
+
+class AsyncVersionedStore(VersionedStore, AsyncFileSystem):
+    """The same store as an asyncio backend: coroutine hooks, served by the core's async runner."""
+
+    protocol = "avstore"
+
+    def __init__(self, **options):
+        super().__init__(**options)
+
+    async def _info(self, path, **kwargs):
+        return VersionedStore.info(self, path)
+
+    async def _read_range(self, path, start, end, version):
+        await asyncio.sleep(0)
+        return VersionedStore._read_range(self, path, start, end, version)
+
+    async def _pin_version(self, path):
+        return (await self._info(path))["version"]

@@ -1,0 +1,154 @@
+"""The core's filesystem glue: merged parallel cat_ranges (sync and async), streaming, whole reads, downloads."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+
+import pytest
+from fsspec.callbacks import Callback
+from helpers.versioned_store import AsyncVersionedStore, VersionedStore
+
+from fsspec_research.core.errors import ObjectChangedError
+
+
+@pytest.fixture(params=["sync", "async"])
+def any_store(request):
+    fs = VersionedStore() if request.param == "sync" else AsyncVersionedStore()
+    fs.put("/a", bytes(range(256)) * 40)
+    fs.put("/b", random.randbytes(5000))
+    return fs
+
+
+def expected(fs, paths, starts, ends):
+    return [fs.objects[p][0][slice(s, e)] for p, s, e in zip(paths, starts, ends)]
+
+
+def test_cat_ranges_merges_across_gaps_and_keeps_caller_order(any_store):
+    fs = any_store
+    paths = ["/a", "/b", "/a", "/a", "/b"]
+    starts = [5000, 10, 0, 100, -20]
+    ends = [5010, 20, 50, 150, None]
+    fs.reads.clear()
+    assert fs.cat_ranges(paths, starts, ends, max_gap=100) == expected(fs, paths, starts, ends)
+    # /a: [0,50) and [100,150) merge across the 50-byte gap; [5000,5010) stays apart
+    assert sorted(r for r in fs.reads if r[0] == "/a") == [("/a", 0, 150), ("/a", 5000, 5010)]
+
+
+def test_cat_ranges_broadcasts_int_limits(any_store):
+    assert any_store.cat_ranges(["/a", "/b"], 0, 4) == [
+        any_store.objects["/a"][0][:4],
+        any_store.objects["/b"][0][:4],
+    ]
+
+
+def test_cat_ranges_rejects_mismatched_lengths(any_store):
+    with pytest.raises(ValueError):
+        any_store.cat_ranges(["/a", "/b"], [0], [1, 2])
+
+
+def test_cat_ranges_on_error_return_isolates_the_failing_path(any_store):
+    out = any_store.cat_ranges(["/a", "/missing", "/b"], [0, 0, 0], [3, 3, 3])
+    assert out[0] == any_store.objects["/a"][0][:3]
+    assert isinstance(out[1], FileNotFoundError)
+    assert out[2] == any_store.objects["/b"][0][:3]
+    with pytest.raises(FileNotFoundError):
+        any_store.cat_ranges(["/a", "/missing"], [0, 0], [3, 3], on_error="raise")
+
+
+def test_async_cat_ranges_matches_sync():
+    fs = AsyncVersionedStore()
+    fs.put("/a", random.randbytes(3000))
+
+    async def run():
+        paths, starts, ends = ["/a"] * 4, [0, -100, 10, 2990], [10, None, 2000, 5000]
+        got = await fs._cat_ranges(paths, starts, ends)
+        assert got == expected(fs, paths, starts, ends)
+        out = await fs._cat_ranges(["/a", "/nope"], [0, 0], [5, 5])
+        assert out[0] == fs.objects["/a"][0][:5] and isinstance(out[1], FileNotFoundError)
+        assert isinstance((await fs._cat_ranges(["/nope"], [0], [1]))[0], FileNotFoundError)
+        with pytest.raises(FileNotFoundError):
+            await fs._cat_ranges(["/nope"], [0], [1], on_error="raise")
+
+    fs.loop.call_soon_threadsafe(lambda: None)
+    asyncio.run_coroutine_threadsafe(run(), fs.loop).result(10)
+
+
+def test_iter_ranges_streams_every_range_once(any_store):
+    paths, starts, ends = ["/a"] * 20, list(range(0, 2000, 100)), list(range(50, 2050, 100))
+    seen = dict(any_store.iter_ranges(paths, starts, ends, max_gap=0))
+    assert sorted(seen) == list(range(20))
+    assert [seen[i] for i in range(20)] == expected(any_store, paths, starts, ends)
+
+
+def test_read_parallel_splits_into_parts():
+    fs = VersionedStore(part_size=1000)
+    data = random.randbytes(10_500)
+    fs.put("/x", data)
+    assert fs.read_parallel("/x") == data
+    assert len(fs.reads) == 11
+    assert fs.read_parallel("/x", -500) == data[-500:]
+
+
+def test_download_parallel_writes_complete_file_atomically(tmp_path):
+    fs = VersionedStore(part_size=1000)
+    data = random.randbytes(9_999)
+    fs.put("/x", data)
+
+    class Progress(Callback):
+        pass
+
+    progress = Progress()
+    target = tmp_path / "x.bin"
+    fs.download_parallel("/x", str(target), progress)
+    assert target.read_bytes() == data
+    assert progress.size == len(data) and progress.value == len(data)
+    assert os.listdir(tmp_path) == ["x.bin"]
+
+
+def test_download_of_changing_object_leaves_nothing(tmp_path):
+    fs = VersionedStore(part_size=100, concurrency=1)
+    fs.put("/x", b"a" * 1000)
+    original = fs._read_range
+
+    def replace_midway(path, start, end, version):
+        if start == 500:
+            fs.put("/x", b"b" * 1000)
+        return original(path, start, end, version)
+
+    fs._read_range = replace_midway
+    with pytest.raises(ObjectChangedError):
+        fs.download_parallel("/x", str(tmp_path / "x.bin"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_empty_object_download(tmp_path):
+    fs = VersionedStore()
+    fs.put("/e", b"")
+    fs.download_parallel("/e", str(tmp_path / "e"))
+    assert (tmp_path / "e").read_bytes() == b""
+
+
+def test_async_backend_file_reads_and_writes():
+    fs = AsyncVersionedStore(part_size=300)
+    data = random.randbytes(5000)
+    fs.put("/x", data)
+    with fs.open("/x", block_size=700) as f:
+        f.seek(1234)
+        assert f.read(3000) == data[1234:4234]
+    with fs.open("/y", "wb", block_size=1000) as f:
+        f.write(data)
+    assert fs.objects["/y"][0] == data
+
+
+def test_async_upload_hooks_run_on_the_loop():
+    class Store(AsyncVersionedStore):
+        async def _upload_whole(self, path, data, exclusive):
+            await asyncio.sleep(0)
+            VersionedStore._upload_whole(self, path, data, exclusive)
+
+    fs = Store()
+    with fs.open("/z", "wb") as f:
+        f.write(b"zz")
+    assert fs.objects["/z"][0] == b"zz"
