@@ -23,7 +23,11 @@ _CHUNK = 1 << 20
 
 @dataclass
 class HttpStats:
-    """Request counters of an :func:`http_server`; ``bytes_sent`` counts response body bytes."""
+    """Request counters of an :func:`http_server`.
+
+    ``bytes_sent`` counts response body bytes, as they are handed to the socket (an interrupted
+    zero-copy transfer counts in full).
+    """
 
     requests: int = 0
     bytes_sent: int = 0
@@ -101,7 +105,7 @@ class _Store:
         self.stats.by_method[method] = self.stats.by_method.get(method, 0) + 1
         if method in ("GET", "HEAD"):
             return await self.get(request)
-        if method == "PUT":
+        if method in ("PUT", "POST"):  # fsspec's HTTP put_file uploads with POST by default
             return await self.put(request)
         if method == "DELETE":
             return self.delete(request)
@@ -132,29 +136,35 @@ class _Store:
             resp = web.StreamResponse(status=206 if rng else 200, headers=headers)
             resp.content_length = stop - start
             await resp.prepare(request)
-            if request.method == "GET":
-                self.stats.bytes_sent += await self._send(request, resp, f, start, stop - start)
+            if request.method == "GET" and stop > start:
+                await self._send(request, resp, f, start, stop - start)
             await resp.write_eof()
             return resp
 
-    @staticmethod
-    async def _send(request: web.Request, resp: web.StreamResponse, f: IO[bytes], offset: int, n: int) -> int:
-        """Send ``n`` bytes of ``f`` from ``offset``: zero-copy sendfile, else ``os.pread`` chunks."""
-        if n <= 0:
-            return 0
+    async def _send(
+        self, request: web.Request, resp: web.StreamResponse, f: IO[bytes], pos: int, n: int
+    ) -> None:
+        """Send ``n`` bytes of ``f`` from ``pos``: zero-copy sendfile, else ``os.pread`` chunks.
+
+        Bytes are counted before they are sent, so a client never sees bytes not yet counted.
+        """
         transport = request.transport
         if transport is None:
             raise ConnectionResetError("connection lost")
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            return await asyncio.get_running_loop().sendfile(transport, f, offset, n)
-        sent = 0
-        while sent < n:
-            chunk = os.pread(f.fileno(), min(_CHUNK, n - sent), offset + sent)
+        self.stats.bytes_sent += n
+        try:
+            await asyncio.get_running_loop().sendfile(transport, f, pos, n)
+            return
+        except (NotImplementedError, RuntimeError):  # raised before sending: transport can't sendfile
+            self.stats.bytes_sent -= n
+        end = pos + n
+        while pos < end:
+            chunk = os.pread(f.fileno(), min(_CHUNK, end - pos), pos)
             if not chunk:
-                break
+                raise ConnectionAbortedError("file shrank while being sent")
+            self.stats.bytes_sent += len(chunk)
             await resp.write(chunk)
-            sent += len(chunk)
-        return sent
+            pos += len(chunk)
 
     def _check_write(self, request: web.Request, path: str) -> None:
         etag = _etag_of(path)
@@ -210,8 +220,8 @@ def http_server(root: str | os.PathLike[str] | None = None) -> Iterator[HttpServ
 
     GET/HEAD (single byte ranges, ETag, If-Match), PUT (atomic, If-Match/If-None-Match) and DELETE.
     """
-    tmp = tempfile.mkdtemp(prefix="fsspec-http-") if root is None else None
-    directory = tmp or os.fspath(root)  # type: ignore[arg-type]
+    directory = tempfile.mkdtemp(prefix="fsspec-http-") if root is None else os.fspath(root)
+    tmp = directory if root is None else None
     os.makedirs(directory, exist_ok=True)
     store = _Store(directory)
     thread = LoopThread("http-server")

@@ -14,6 +14,7 @@ from ._handle import LoopThread
 
 _RST_LINGER = struct.pack("ii", 1, 0)  # SO_LINGER on, timeout 0: close() sends a TCP RST
 _WRITE_HIGH_WATER = 1 << 20
+_RCVBUF = 1 << 20
 
 
 @dataclass
@@ -75,7 +76,7 @@ class _Pipe:
     def flush(self) -> None:
         """Deliver every chunk that is due, then re-arm the timer for the next one."""
         self.timer = None
-        queue, dst, now, sent = self.queue, self.dst, self.loop.time(), 0
+        queue, dst, stats, now = self.queue, self.dst, self.stats, self.loop.time()
         while queue and queue[0][0] <= now and not self.blocked and not self.conn.closed:
             data = queue.popleft()[1]
             if data is None:
@@ -84,28 +85,25 @@ class _Pipe:
                 break
             n = len(data)
             self.queued -= n
-            if self.limit is not None:
-                if n >= self.limit:
-                    data, n = data[: self.limit], self.limit
-                    dst.write(data)
-                    self._count(sent + n)
-                    self.conn.fault()
-                    return
+            fault = self.limit is not None and n >= self.limit
+            if fault:
+                data = data[: self.limit]
+                n = len(data)
+            elif self.limit is not None:
                 self.limit -= n
+            if self.up:  # count before writing, so a reader never sees bytes not yet counted
+                stats.bytes_up += n
+            else:
+                stats.bytes_down += n
             dst.write(data)
-            sent += n
-        self._count(sent)
+            if fault:
+                self.conn.fault()
+                return
         if self.read_paused and self.queued <= self.window >> 1 and not self.stalled:
             self.read_paused = False
             self.src.resume_reading()
         if queue and not self.blocked and self.timer is None and not self.done:
             self.timer = self.loop.call_at(queue[0][0], self.flush)
-
-    def _count(self, n: int) -> None:
-        if self.up:
-            self.stats.bytes_up += n
-        else:
-            self.stats.bytes_down += n
 
     def unblock(self) -> None:
         self.blocked = False
@@ -207,6 +205,9 @@ class _Conn:
         self.up.dst = self.down.src = server
         for t in (self.client, server):
             t.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+            sock = t.get_extra_info("socket")
+            if sock is not None:  # skip receive-window autotuning's slow start
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
 
     def side_eof(self, pipe: _Pipe) -> None:
         if pipe.up and self.down.stalled:
@@ -286,7 +287,8 @@ class Netem:
     delivered ``reset_after`` bytes downstream both of its sockets are reset (RST); after ``stall_after``
     bytes it stops forwarding downstream but stays open. ``handshake=True`` also charges the TCP handshake
     round trip before a new connection's first bytes arrive. Each direction keeps at most about
-    ``4 MiB + 2 * bandwidth * latency`` in flight, like a TCP window.
+    ``4 MiB + 2 * bandwidth * latency`` (16 MiB uncapped) in flight, like a TCP window. Sockets are read
+    in chunks of up to 256 KiB (asyncio's default).
 
     Use as a context manager; clients connect to ``(net.host, net.port)``.
     """
@@ -333,7 +335,11 @@ class Netem:
         if self._server is None:
             loop = self._loop.start()
             loop.set_exception_handler(_quiet_socket_errors)
-            server = self._loop.run(loop.create_server(lambda: _ClientSide(self), self.host, 0))
+            try:
+                server = self._loop.run(loop.create_server(lambda: _ClientSide(self), self.host, 0))
+            except BaseException:
+                self._loop.stop()
+                raise
             self._server = server
             self.port = server.sockets[0].getsockname()[1]
         return self

@@ -1,4 +1,4 @@
-"""The core's filesystem glue: merged parallel cat_ranges (sync and async), streaming, whole reads, downloads."""
+"""The core's filesystem glue: merged parallel cat_ranges (sync, async), streaming, whole reads, downloads."""
 
 from __future__ import annotations
 

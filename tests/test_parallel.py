@@ -1,0 +1,116 @@
+"""``parallel::`` in front of other fsspec filesystems: same bytes as the target, merged parallel ranges."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import random
+
+import fsspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fsspec_research.core.cache import ParallelBlockCache
+from fsspec_research.parallel import ParallelFileSystem
+
+DATA = random.Random(7).randbytes(300_000)
+
+
+@pytest.fixture(params=["memory", "file"])
+def target(request, tmp_path):
+    """A target filesystem holding DATA at ``path``."""
+    if request.param == "memory":
+        fs = fsspec.filesystem("memory")
+        path = f"/parallel-tests/{tmp_path.name}/data.bin"
+    else:
+        fs = fsspec.filesystem("file")
+        path = str(tmp_path / "data.bin")
+    fs.pipe_file(path, DATA)
+    yield fs, path
+    if request.param == "memory":
+        fs.rm(f"/parallel-tests/{tmp_path.name}", recursive=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    block_size=st.integers(1, 70_000),
+    ops=st.lists(st.tuples(st.integers(0, 310_000), st.integers(-1, 80_000)), max_size=12),
+)
+def test_reads_match_the_target(target, block_size, ops):
+    fs, path = target
+    pfs = ParallelFileSystem(fs=fs, part_size=50_000, skip_instance_cache=True)
+    local = io.BytesIO(DATA)
+    with pfs.open(path, block_size=block_size) as f:
+        for pos, length in ops:
+            f.seek(pos)
+            local.seek(pos)
+            assert f.read(length) == local.read(length)
+
+
+def test_cat_ranges_merges_and_matches(target):
+    fs, path = target
+    pfs = ParallelFileSystem(fs=fs, max_gap=1000, skip_instance_cache=True)
+    starts = [10, 500, 200_000, 0, 299_990]
+    ends = [20, 1500, 200_100, 5, 300_100]
+    assert pfs.cat_ranges([path] * 5, starts, ends) == [DATA[s:e] for s, e in zip(starts, ends)]
+
+
+def test_whole_file_operations(target, tmp_path):
+    fs, path = target
+    pfs = ParallelFileSystem(fs=fs, part_size=64_000, skip_instance_cache=True)
+    assert pfs.cat_file(path) == DATA
+    assert pfs.cat_file(path, 100, 200) == DATA[100:200]
+    pfs.get_file(path, str(tmp_path / "copy.bin"))
+    assert (tmp_path / "copy.bin").read_bytes() == DATA
+    assert pfs.info(path)["size"] == len(DATA)
+    assert pfs.exists(path) and pfs.isfile(path)
+
+
+def test_writes_land_whole_or_not_at_all(target):
+    fs, path = target
+    pfs = ParallelFileSystem(fs=fs, skip_instance_cache=True)
+    new = path + ".new"
+    with pfs.open(new, "wb", block_size=10_000) as f:
+        for i in range(0, len(DATA), 7_000):
+            f.write(DATA[i : i + 7_000])
+    assert fs.cat_file(new) == DATA
+    broken = path + ".broken"
+    with pytest.raises(RuntimeError), pfs.open(broken, "wb", block_size=10_000) as f:
+        f.write(DATA)
+        raise RuntimeError
+    assert not fs.exists(broken)
+    with pytest.raises(FileExistsError), pfs.open(new, "xb") as f:
+        f.write(b"x")
+    pfs.rm(new)
+    assert not fs.exists(new)
+
+
+def test_url_chaining_and_options():
+    mem = fsspec.filesystem("memory")
+    mem.pipe("/chain/x.bin", DATA[:5000])
+    with fsspec.open("parallel::memory://chain/x.bin", parallel={"block_size": 1000}) as f:
+        assert isinstance(f.cache, ParallelBlockCache) and f.blocksize == 1000
+        f.seek(4000)
+        assert f.read() == DATA[4000:5000]
+    fs, path = fsspec.core.url_to_fs("parallel::memory://chain/x.bin")
+    assert isinstance(fs, ParallelFileSystem) and fs.cat_file(path) == DATA[:5000]
+    assert fs.unstrip_protocol(path).startswith("parallel::memory://")
+    mem.rm("/chain", recursive=True)
+
+
+def test_picklable_and_needs_a_target():
+    pfs = ParallelFileSystem(target_protocol="memory", concurrency=3, skip_instance_cache=True)
+    clone = pickle.loads(pickle.dumps(pfs))
+    assert clone.concurrency == 3 and clone.fs.protocol == pfs.fs.protocol
+    with pytest.raises(ValueError, match="target"):
+        ParallelFileSystem(skip_instance_cache=True)
+
+
+def test_missing_path_is_file_not_found(target):
+    fs, path = target
+    pfs = ParallelFileSystem(fs=fs, skip_instance_cache=True)
+    with pytest.raises(FileNotFoundError):
+        pfs.open(path + ".missing")
+    out = pfs.cat_ranges([path + ".missing", path], [0, 0], [1, 1])
+    assert isinstance(out[0], FileNotFoundError) and out[1] == DATA[:1]
