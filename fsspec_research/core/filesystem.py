@@ -159,25 +159,13 @@ class RangeFileSystemMixin:
         try:
             return self._runner.fetch_plan(*self._prepare(paths, starts, ends, max_gap, max_block))
         except Exception as exc:
-            if on_error == "raise" or len(set(paths)) == 1:
-                if on_error == "raise":
-                    raise
+            if on_error == "raise":
+                raise
+            if len(set(paths)) == 1:
                 return [exc] * len(paths)
         out: list[Any] = [b""] * len(paths)
-        for path in dict.fromkeys(paths):
-            idx = [i for i, p in enumerate(paths) if p == path]
-            try:
-                part = self.cat_ranges(
-                    [path] * len(idx),
-                    [starts[i] for i in idx],
-                    [ends[i] for i in idx],
-                    max_gap,
-                    "raise",
-                    max_block,
-                )
-            except Exception as exc:
-                part = [exc] * len(idx)
-            for i, data in zip(idx, part):
+        for idx, *args in _split_by_path(paths, starts, ends):  # isolate the failing path(s)
+            for i, data in zip(idx, self.cat_ranges(*args, max_gap, "return", max_block)):
                 out[i] = data
         return out
 
@@ -202,17 +190,8 @@ class RangeFileSystemMixin:
             if len(set(paths)) == 1:
                 return [exc] * len(paths)
         out: list[Any] = [b""] * len(paths)
-        for path in dict.fromkeys(paths):
-            idx = [i for i, p in enumerate(paths) if p == path]
-            part = await self._cat_ranges(
-                [path] * len(idx),
-                [starts[i] for i in idx],
-                [ends[i] for i in idx],
-                max_gap,
-                "return",
-                max_block,
-            )
-            for i, data in zip(idx, part):
+        for idx, *args in _split_by_path(paths, starts, ends):
+            for i, data in zip(idx, await self._cat_ranges(*args, max_gap, "return", max_block)):
                 out[i] = data
         return out
 
@@ -252,6 +231,15 @@ class RangeFileSystemMixin:
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
         return ResearchFile(self, path, mode, block_size, autocommit, cache_options=cache_options, **kwargs)
+
+
+def _split_by_path(
+    paths: Sequence[str], starts: list, ends: list
+) -> Iterator[tuple[list[int], list, list, list]]:
+    """Per distinct path: the indices of its ranges, and its own ``paths, starts, ends`` lists."""
+    for path in dict.fromkeys(paths):
+        idx = [i for i, p in enumerate(paths) if p == path]
+        yield idx, [path] * len(idx), [starts[i] for i in idx], [ends[i] for i in idx]
 
 
 def _broadcast(paths: Sequence[str], values) -> list:
