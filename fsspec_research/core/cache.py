@@ -32,7 +32,8 @@ class ParallelBlockCache(BaseCache):
     maxblocks: blocks kept (memory bound: ``maxblocks * blocksize`` plus one read in progress).
     multi_fetcher: ``f([(start, end), ...]) -> [bytes, ...]``, fetching ranges concurrently.
     concurrency: parallel requests per batch (and threads when there is no multi_fetcher).
-    readahead: prefetch following blocks in the background once reads are sequential.
+    readahead: prefetch following blocks in the background once back-to-back reads have covered
+        two blocks; the window grows with the run, up to ``max_readahead`` blocks.
     max_readahead: most blocks prefetched at once (default ``min(concurrency, maxblocks // 2)``).
     """
 
@@ -65,7 +66,8 @@ class ParallelBlockCache(BaseCache):
         self._prefetcher: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()  # guards the request counters touched by the prefetch thread
         self._next_start: int | None = None
-        self._streak = 0
+        self._run_start = 0  # where the current run of back-to-back reads began
+        self._run_reads = 0
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -80,12 +82,15 @@ class ParallelBlockCache(BaseCache):
         if start >= stop:
             return b""
         first, last = start // self.blocksize, (stop - 1) // self.blocksize
-        self._streak = self._streak + 1 if start == self._next_start else 0
+        if start != self._next_start:
+            self._run_start, self._run_reads = start, 0
+        self._run_reads += 1
         self._next_start = stop
 
         blocks = self._collect(range(first, last + 1))
-        if self.readahead and self._streak:
-            ahead = min(self.max_readahead, 2 ** (self._streak - 1))
+        run_blocks = (stop - self._run_start) // self.blocksize
+        if self.readahead and self._run_reads >= 2 and run_blocks >= 2:  # a stream, not metadata reads
+            ahead = min(self.max_readahead, run_blocks)
             self._prefetch(range(last + 1, min(self.nblocks, last + 1 + ahead)))
 
         offset = start - first * self.blocksize

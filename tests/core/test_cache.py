@@ -205,3 +205,17 @@ def test_works_as_cache_type_of_plain_fsspec_buffered_files():
     assert f.read(10_000) == data[2500:12_500]
     assert f.cache.requests == 8  # 11 blocks over the default 8 parallel requests
     f.close()
+
+
+def test_short_back_to_back_reads_do_not_trigger_read_ahead():
+    data = random.randbytes(100_000)
+    rec = Recorder(data)
+    cache = ParallelBlockCache(1000, rec.single, len(data), multi_fetcher=rec)
+    for pos in range(0, 1500, 100):  # HDF5-style metadata: small reads, back to back, 1.5 blocks
+        assert cache._fetch(pos, pos + 100) == data[pos : pos + 100]
+    assert not cache._inflight
+    assert cache.total_requested_bytes == 2000
+    big = ParallelBlockCache(1000, rec.single, len(data), multi_fetcher=rec)
+    big._fetch(0, 50_000)  # one large read is not a stream either
+    assert not big._inflight
+    cache.close()
