@@ -58,14 +58,9 @@ class RangeFileSystemMixin:
         for name in ("concurrency", "upload_concurrency", "max_gap", "max_block", "part_size"):
             value = options.pop(name, None)
             if value is not None:
-                if (
-                    not isinstance(value, int)
-                    or isinstance(value, bool)
-                    or value < (0 if name == "max_gap" else 1)
-                ):
-                    raise ValueError(
-                        f"{name} must be a {'non-negative' if name == 'max_gap' else 'positive'} int"
-                    )
+                least = 0 if name == "max_gap" else 1
+                if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                    raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
                 setattr(self, name, value)
         if options.get("block_size") is not None:
             self.default_block_size = int(options.pop("block_size"))
