@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import random
 
@@ -13,20 +14,33 @@ from hypothesis import strategies as st
 
 from fsspec_research.core.cache import ParallelBlockCache
 from fsspec_research.parallel import ParallelFileSystem
+from fsspec_research.testing import http_server
 
 DATA = random.Random(7).randbytes(300_000)
 
 
-@pytest.fixture(params=["memory", "file"])
-def target(request, tmp_path):
+@pytest.fixture(scope="module")
+def http_root():
+    with http_server() as srv:
+        with open(os.path.join(srv.directory, "data.bin"), "wb") as f:
+            f.write(DATA)
+        yield srv.root
+
+
+@pytest.fixture(params=["memory", "file", "http"])
+def target(request, tmp_path, http_root):
     """A target filesystem holding DATA at ``path``."""
     if request.param == "memory":
         fs = fsspec.filesystem("memory")
         path = f"/parallel-tests/{tmp_path.name}/data.bin"
-    else:
+        fs.pipe_file(path, DATA)
+    elif request.param == "file":
         fs = fsspec.filesystem("file")
         path = str(tmp_path / "data.bin")
-    fs.pipe_file(path, DATA)
+        fs.pipe_file(path, DATA)
+    else:
+        fs = fsspec.filesystem("http", skip_instance_cache=True)
+        path = f"{http_root}/data.bin"
     yield fs, path
     if request.param == "memory":
         fs.rm(f"/parallel-tests/{tmp_path.name}", recursive=True)
@@ -80,6 +94,8 @@ def test_writes_land_whole_or_not_at_all(target):
         f.write(DATA)
         raise RuntimeError
     assert not fs.exists(broken)
+    if fs.protocol[0] == "http":
+        return  # plain HTTP has no exclusive create and no delete
     with pytest.raises(FileExistsError), pfs.open(new, "xb") as f:
         f.write(b"x")
     pfs.rm(new)
