@@ -21,6 +21,9 @@ from .ranges import normalize, plan_ranges
 
 __all__ = ["ParallelBlockCache"]
 
+MAX_STREAMS = 4  #: concurrent sequential streams tracked per file
+STREAM_GAP = 64 * 1024  #: a read this close after a stream's end still continues it
+
 MultiFetcher = Callable[[list[tuple[int, int]]], Sequence[bytes]]
 
 
@@ -65,9 +68,9 @@ class ParallelBlockCache(BaseCache):
         self._inflight: dict[int, Future] = {}
         self._prefetcher: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()  # guards the request counters touched by the prefetch thread
-        self._next_start: int | None = None
-        self._run_start = 0  # where the current run of back-to-back reads began
-        self._run_reads = 0
+        # recent read streams: next offset expected -> (where the stream began, reads in it); several
+        # are tracked so that interleaved metadata reads (HDF5 B-tree lookups) do not break a stream
+        self._streams: OrderedDict[int, tuple[int, int]] = OrderedDict()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -82,14 +85,11 @@ class ParallelBlockCache(BaseCache):
         if start >= stop:
             return b""
         first, last = start // self.blocksize, (stop - 1) // self.blocksize
-        if start != self._next_start:
-            self._run_start, self._run_reads = start, 0
-        self._run_reads += 1
-        self._next_start = stop
+        run_start, reads = self._track(start, stop)
 
         blocks = self._collect(range(first, last + 1))
-        run_blocks = (stop - self._run_start) // self.blocksize
-        if self.readahead and self._run_reads >= 2 and run_blocks >= 2:  # a stream, not metadata reads
+        run_blocks = (stop - run_start) // self.blocksize
+        if self.readahead and reads >= 2 and run_blocks >= 2:  # a stream, not a few small reads
             ahead = min(self.max_readahead, run_blocks)
             self._prefetch(range(last + 1, min(self.nblocks, last + 1 + ahead)))
 
@@ -100,6 +100,17 @@ class ParallelBlockCache(BaseCache):
         parts[0] = parts[0][offset:]
         parts[-1] = parts[-1][: stop - last * self.blocksize]
         return b"".join(parts)
+
+    def _track(self, start: int, stop: int) -> tuple[int, int]:
+        """Extend the stream this read continues (a small forward gap allowed), or start one."""
+        gap = min(STREAM_GAP, self.blocksize)
+        near = (end for end in self._streams if end <= start <= end + gap)
+        key = start if start in self._streams else next(near, None)
+        run_start, reads = self._streams.pop(key) if key is not None else (start, 0)
+        self._streams[stop] = (run_start, reads + 1)
+        while len(self._streams) > MAX_STREAMS:
+            self._streams.popitem(last=False)
+        return run_start, reads + 1
 
     def _collect(self, wanted: range) -> dict[int, bytes]:
         """The wanted blocks: cached, awaited from a prefetch, or fetched now in one batch."""

@@ -219,3 +219,21 @@ def test_short_back_to_back_reads_do_not_trigger_read_ahead():
     big._fetch(0, 50_000)  # one large read is not a stream either
     assert not big._inflight
     cache.close()
+
+
+def test_interleaved_metadata_reads_do_not_break_a_stream():
+    data = random.randbytes(400_000)
+    rec = Recorder(data, delay=0.005)
+    cache = ParallelBlockCache(1000, rec.single, len(data), maxblocks=64, multi_fetcher=rec, concurrency=8)
+    try:
+        pos = 100_000
+        for i in range(60):
+            assert cache._fetch(pos, pos + 500) == data[pos : pos + 500]  # the data stream
+            meta = 300_000 + (i % 3) * 10_000  # index lookups elsewhere, between data reads
+            assert cache._fetch(meta, meta + 40) == data[meta : meta + 40]
+            pos += 500 + (16 if i % 5 == 0 else 0)  # and small forward gaps, like chunk headers
+        fetched = {s // 1000 for batch in rec.batches for s, _ in batch}
+        assert max(b for b in fetched if b < 300) > (pos - 1) // 1000  # read ahead past the stream
+        assert cache.miss_count < 15
+    finally:
+        cache.close()
