@@ -29,8 +29,20 @@ class Counters:
         self.server.reset_stats()
         self.net.reset_stats()
 
-    def read(self) -> tuple[int, int]:
-        return self.server.stats.requests, self.net.stats.bytes_down
+    def read(self, quiet: float = 5 * RTT, timeout: float = 10.0) -> tuple[int, int]:
+        """Requests and bytes down, once no request or byte has arrived for ``quiet`` seconds.
+
+        A reader's background transfers (a read-ahead still in flight when its file closed) are
+        charged to it, not to the next reader, and do not compete with the next reader's timing.
+        """
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            now = self.server.stats.requests, self.net.stats.bytes_down
+            if now == last or time.monotonic() > deadline:
+                return now
+            last = now
+            time.sleep(quiet)
 
 
 @dataclass

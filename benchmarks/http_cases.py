@@ -1,4 +1,7 @@
-"""B1 and B2 over an HTTP object on loopback behind the WAN model, fsspec's HTTP filesystem as transport."""
+"""B1 and B2 over an HTTP object on loopback behind the WAN model, fsspec's HTTP filesystem as transport.
+
+B3 (netcdf_case) runs on the same server, proxy and filesystems.
+"""
 
 from __future__ import annotations
 
@@ -168,6 +171,10 @@ def run_http(workdir: Path, reps: int, size: int, cases: list[str]) -> list[Case
             reports.append(case_b1(bench, reps))
         if "B2" in cases:
             reports.append(case_b2(bench, reps))
+        if "B3" in cases:
+            from .netcdf_case import case_b3  # needs the bench extra's xarray, h5netcdf and h5py
+
+            reports.append(case_b3(bench, reps))
         for rep in reports:
             rep.notes.append(f"server+proxy raw throughput {bench.aggregate_bw / MiB:.0f} MiB/s (16 streams)")
         return reports

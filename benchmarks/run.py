@@ -1,6 +1,6 @@
 """Run the benchmark cases of BENCHMARKS.md and print one markdown table (and write a plot).
 
-python -m benchmarks.run [--cases B1,B2] [--reps 5] [--size-mib 256] [--out benchmarks/results]
+python -m benchmarks.run [--cases B1,B2,B3] [--reps 5] [--size-mib 256] [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cases", default="B1,B2", help="comma-separated case ids")
+    parser.add_argument("--cases", default="B1,B2,B3", help="comma-separated case ids")
     parser.add_argument("--reps", type=int, default=5, help="timed repetitions per reader (>= 5)")
     parser.add_argument("--size-mib", type=int, default=256, help="object size for B1/B2")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
