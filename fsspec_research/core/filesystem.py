@@ -43,6 +43,7 @@ class RangeFileSystemMixin:
     max_gap: int = 64 * 1024  #: ranges closer than this are fetched in one request
     max_block: int = 32 * MiB  #: merged requests are capped at this size
     part_size: int = 8 * MiB  #: larger reads are split into parts fetched in parallel
+    min_part_size: int = 512 * 1024  #: reads are not split into parts smaller than this (unless part_size is)
     default_block_size: int = 4 * MiB  #: cache block size of files opened for reading
     upload_part_size: int = 16 * MiB  #: part size of streamed writes
     default_cache_type: str = "parallel"
@@ -52,10 +53,17 @@ class RangeFileSystemMixin:
     def _configure_core(self, options: dict[str, Any]) -> None:
         """Pop the core's tuning options from storage_options onto this instance.
 
-        ``concurrency``, ``upload_concurrency``, ``max_gap``, ``max_block``, ``part_size``,
+        ``concurrency``, ``upload_concurrency``, ``max_gap``, ``max_block``, ``part_size``, ``min_part_size``,
         ``block_size`` (read cache block), ``cache_type`` (default for ``open``) and ``retries``.
         """
-        for name in ("concurrency", "upload_concurrency", "max_gap", "max_block", "part_size"):
+        for name in (
+            "concurrency",
+            "upload_concurrency",
+            "max_gap",
+            "max_block",
+            "part_size",
+            "min_part_size",
+        ):
             value = options.pop(name, None)
             if value is not None:
                 least = 0 if name == "max_gap" else 1
@@ -109,8 +117,14 @@ class RangeFileSystemMixin:
         self, path: str, ranges: Sequence[tuple[int, int]], version: str | None = None
     ) -> list[bytes]:
         """Absolute ``[start, end)`` ranges of one object, each split into parallel parts, no merging."""
-        plan = plan_ranges(((path, s, e) for s, e in ranges), part_size=self.part_size, merge=False)
+        part = self._part_size_for(sum(e - s for s, e in ranges))
+        plan = plan_ranges(((path, s, e) for s, e in ranges), part_size=part, merge=False)
         return self._runner.fetch_plan(plan, self._fetcher(version))
+
+    def _part_size_for(self, total: int) -> int:
+        """Part size that spreads ``total`` bytes over the parallel streams: a single missed cache
+        block goes out as several parts at once, a huge read as ``part_size`` parts."""
+        return min(self.part_size, max(self.min_part_size, -(-total // self.concurrency)))
 
     def _plan(self, paths, starts, ends, max_gap, max_block, sizes: dict[str, int]) -> Plan:
         ranges = []
@@ -206,7 +220,8 @@ class RangeFileSystemMixin:
         info = self.info(rpath)
         size = info["size"]
         version = self._version_of(info) if self.pins_versions else None
-        plan = plan_ranges(((rpath, lo, hi) for lo, hi in split_evenly(0, size, self.part_size)), merge=False)
+        parts = split_evenly(0, size, self._part_size_for(size))
+        plan = plan_ranges(((rpath, lo, hi) for lo, hi in parts), merge=False)
         callback.set_size(size)
         tmp = f"{lpath}.part-{os.getpid()}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)

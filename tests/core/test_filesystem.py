@@ -152,3 +152,14 @@ def test_async_upload_hooks_run_on_the_loop():
     with fs.open("/z", "wb") as f:
         f.write(b"zz")
     assert fs.objects["/z"][0] == b"zz"
+
+
+def test_part_size_spreads_reads_over_the_parallel_streams():
+    fs = VersionedStore()  # defaults: concurrency 64, parts between 512 KiB and 8 MiB
+    mib = 2**20
+    assert fs._part_size_for(4 * mib) == 512 * 1024  # one missed 4 MiB block: 8 parallel parts
+    assert fs._part_size_for(64 * mib) == mib  # 64 MiB: one part per stream
+    assert fs._part_size_for(1024 * mib) == 8 * mib  # huge reads: capped parts
+    assert fs._part_size_for(10) == 512 * 1024
+    small = VersionedStore(part_size=1000)
+    assert small._part_size_for(10**6) == 1000  # an explicit part_size is the hard cap
