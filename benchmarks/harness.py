@@ -124,10 +124,10 @@ def render_table(reports: list[CaseReport]) -> str:
                 f"| {rep.case} | {r.name} | {r.median:.3f} | {min(r.times):.3f}-{max(r.times):.3f} | {ratio} "
                 f"| {r.requests} | {_fmt_bytes(r.bytes_moved)} | {vs_limit} |"
             )
-    notes = [
-        f"- {rep.case} {rep.title}: asked {_fmt_bytes(rep.bytes_asked)}; goal {rep.goal}" for rep in reports
-    ]
-    notes += [f"  - {n}" for rep in reports for n in rep.notes]
+    notes = []
+    for rep in reports:
+        notes.append(f"- {rep.case} {rep.title}: asked {_fmt_bytes(rep.bytes_asked)}; goal {rep.goal}")
+        notes += [f"  - {n}" for n in rep.notes]
     return "\n".join([*lines, "", *notes])
 
 
@@ -137,22 +137,23 @@ def plot(reports: list[CaseReport], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-    fig, axes = plt.subplots(1, len(reports), figsize=(5 * len(reports), 4), squeeze=False)
-    for ax, rep in zip(axes[0], reports):
+    fig, axes = plt.subplots(len(reports), 1, figsize=(10, 2.4 * len(reports)), squeeze=False)
+    for ax, rep in zip(axes[:, 0], reports):
         names = [r.name for r in rep.results]
         medians = [r.median for r in rep.results]
-        errs = [
-            [r.median - min(r.times) for r in rep.results],
-            [max(r.times) - r.median for r in rep.results],
-        ]
+        low = [r.median - min(r.times) for r in rep.results]
+        errs = [low, [max(r.times) - r.median for r in rep.results]]
         colors = ["tab:green" if r.candidate else "tab:gray" for r in rep.results]
         ax.barh(names, medians, xerr=errs, color=colors)
         if rep.limit:
             ax.axvline(rep.limit, color="tab:red", linestyle="--", label="latency limit")
             ax.legend(loc="lower right")
         ax.set_xscale("log")
-        ax.set_xlabel("seconds (median, min-max)")
-        ax.set_title(f"{rep.case}: {rep.title}")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(f"{rep.case}: {rep.title}", loc="left", fontsize=10)
+    axes[-1, 0].set_xlabel("seconds, log scale (median, min-max)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -47,6 +47,8 @@ class ResearchFile(AbstractBufferedFile):
         version: str | None = None,
         **kwargs: Any,
     ) -> None:
+        if mode == "ab":
+            raise NotImplementedError(f"{path}: appending is not supported; rewrite the object instead")
         self.version = version
         self._upload: Any = None
         self._parts: list[Future] = []
@@ -63,9 +65,8 @@ class ResearchFile(AbstractBufferedFile):
         super().__init__(fs, path, mode, block_size, autocommit, cache_type, cache_options, size, **kwargs)
 
     def _cache_settings(self, fs: RangeFileSystemMixin, cache_type: str | None, options: dict | None):
-        cache_type = PARALLEL_ALIASES.get(
-            cache_type or fs.default_cache_type, cache_type or fs.default_cache_type
-        )
+        cache_type = cache_type or fs.default_cache_type
+        cache_type = PARALLEL_ALIASES.get(cache_type, cache_type)
         options = dict(options or {})
         cls = caches.get(cache_type)
         if cls is not None and issubclass(cls, ParallelBlockCache):

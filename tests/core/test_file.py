@@ -220,3 +220,10 @@ def test_core_options_are_validated():
         VersionedStore(retries="many")
     fs = VersionedStore(concurrency=2, max_gap=0, block_size=123, cache_type="readahead", retries=1)
     assert (fs.concurrency, fs.max_gap, fs.default_block_size, fs.retry.retries) == (2, 0, 123, 1)
+
+
+def test_append_mode_is_refused_rather_than_overwriting(store):
+    store.put("/a", b"old")
+    with pytest.raises(NotImplementedError, match="/a"):
+        store.open("/a", "ab")
+    assert store.objects["/a"][0] == b"old"
