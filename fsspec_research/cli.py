@@ -45,7 +45,7 @@ def demo_http(size_mib: int) -> None:
                 for i in range(0, len(data), 8 * MiB):
                     f.write(data[i : i + 8 * MiB])
 
-        _timed("write through parallel:: (streamed parts, one PUT)", write)
+        _timed("write through parallel:: (parts spooled, one upload at commit)", write)
         got, t_fast = _timed("read whole object, parallel:: (parallel ranges)", lambda: fast.cat_file(target))
         assert got == data, "whole-object read differs"
         got, t_plain = _timed("read whole object, fsspec http", lambda: plain.cat_file(target))
