@@ -88,6 +88,7 @@ class ThreadRunner(Runner):
         self._name = name
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._locals: dict[tuple[int, str], Any] = {}
 
     @property
     def pool(self) -> ThreadPoolExecutor:
@@ -98,6 +99,17 @@ class ThreadRunner(Runner):
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         return self.pool.submit(fn, *args)
+
+    def worker_local(self, key: str, factory: Callable[[], T]) -> T:
+        """``factory()``'s object for the calling worker thread, made on first use (e.g. one client
+        connection per worker). Objects with a ``close`` method are closed by :meth:`close`."""
+        slot = (threading.get_ident(), key)
+        with self._lock:
+            if slot in self._locals:
+                return self._locals[slot]
+        value = factory()
+        with self._lock:
+            return self._locals.setdefault(slot, value)
 
     def iter_plan(self, plan: Plan, fetch: SyncFetch) -> Iterator[tuple[int, bytes]]:
         assembler = _Assembler(plan)
@@ -116,8 +128,13 @@ class ThreadRunner(Runner):
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
+            objects, self._locals = list(self._locals.values()), {}
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=bool(objects), cancel_futures=True)  # workers finish with their objects
+        for obj in objects:
+            close = getattr(obj, "close", None)
+            if callable(close):
+                close()
 
 
 class AsyncRunner(Runner):

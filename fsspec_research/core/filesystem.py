@@ -10,6 +10,9 @@ A backend implements a few hooks:
 * upload hooks ``_upload_whole``, ``_upload_start``, ``_upload_part``, ``_upload_commit``,
   ``_upload_abort`` (see :class:`~fsspec_research.core.file.ResearchFile`).
 
+Blocking clients run their hooks on the core's thread pool and keep one connection per worker
+with ``self._runner.worker_local(key, factory)``.
+
 and gets, from the core: merged parallel ``cat_ranges`` (sync and async) honouring ``max_gap``,
 streaming :meth:`iter_ranges`, parallel whole-object reads and downloads, and ``open`` returning a
 :class:`~fsspec_research.core.file.ResearchFile`.

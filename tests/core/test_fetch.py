@@ -713,3 +713,32 @@ def test_aiter_plan_empty_ranges_first_without_requests():
     assert first == (1, b"")
     assert started == []
     assert rest == [(0, OBJECTS["obj00"][0:4])]
+
+
+def test_thread_runner_worker_local_objects_are_per_thread_and_closed():
+    made: list = []
+
+    class Conn:
+        closed = False
+
+        def __init__(self):
+            made.append(self)
+
+        def close(self):
+            self.closed = True
+
+    runner = ThreadRunner(3)
+    owners: dict[int, set[int]] = {}
+
+    def fetch(req):
+        conn = runner.worker_local("conn", Conn)
+        owners.setdefault(id(conn), set()).add(threading.get_ident())
+        time.sleep(0.01)
+        return b"x" * (req.end - req.start)
+
+    plan = plan_ranges(("p", i * 10, i * 10 + 5) for i in range(30))
+    assert runner.fetch_plan(plan, fetch) == [b"x" * 5] * 30
+    assert 1 <= len(made) <= 3  # at most one object per worker thread
+    assert all(len(threads) == 1 for threads in owners.values())  # never shared between threads
+    runner.close()
+    assert all(c.closed for c in made)
