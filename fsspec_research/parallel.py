@@ -100,7 +100,10 @@ class ParallelFileSystem(RangeFileSystemMixin, ChainedFileSystem):
 
     # writes: parts spool to a local temporary file that is put to the target when complete
     def _upload_whole(self, path: str, data: bytes, exclusive: bool) -> None:
-        self.fs.pipe_file(path, bytes(data), mode="create" if exclusive else "overwrite")
+        try:
+            self.fs.pipe_file(path, bytes(data), mode="create" if exclusive else "overwrite")
+        except Exception as exc:
+            raise translate(exc, path) from exc
 
     def _upload_start(self, path: str, exclusive: bool) -> dict:
         if exclusive and self.fs.exists(path):
