@@ -34,6 +34,13 @@ class Recorder:
         return self([(start, end)])[0]
 
 
+def recorded_cache(size: int, delay: float = 0.0, **options) -> tuple[bytes, Recorder, ParallelBlockCache]:
+    """Random bytes, the recorder serving them, and a 1000-byte-block cache fetching through it."""
+    data = random.randbytes(size)
+    rec = Recorder(data, delay=delay)
+    return data, rec, ParallelBlockCache(1000, rec.single, size, multi_fetcher=rec, **options)
+
+
 def test_registered_with_fsspec():
     assert caches["parallel"] is ParallelBlockCache
 
@@ -106,9 +113,7 @@ def test_read_larger_than_cache_returns_exact_bytes():
 
 
 def test_sequential_reads_prefetch_in_background():
-    data = random.randbytes(200_000)
-    rec = Recorder(data, delay=0.01)
-    cache = ParallelBlockCache(1000, rec.single, len(data), maxblocks=64, multi_fetcher=rec, concurrency=8)
+    data, rec, cache = recorded_cache(200_000, delay=0.01, maxblocks=64, concurrency=8)
     try:
         pos = 0
         for _ in range(60):
@@ -219,12 +224,11 @@ def test_short_back_to_back_reads_do_not_trigger_read_ahead():
     big._fetch(0, 50_000)  # one large read is not a stream either
     assert not big._inflight
     cache.close()
+    big.close()
 
 
 def test_interleaved_metadata_reads_do_not_break_a_stream():
-    data = random.randbytes(400_000)
-    rec = Recorder(data, delay=0.005)
-    cache = ParallelBlockCache(1000, rec.single, len(data), maxblocks=64, multi_fetcher=rec, concurrency=8)
+    data, rec, cache = recorded_cache(400_000, delay=0.005, maxblocks=64, concurrency=8)
     try:
         pos = 100_000
         for i in range(60):
