@@ -9,6 +9,7 @@ once, so memory stays bounded; a failed, discarded or abandoned write publishes 
 
 from __future__ import annotations
 
+import errno
 import io
 import warnings
 from concurrent.futures import Future
@@ -49,6 +50,8 @@ class ResearchFile(AbstractBufferedFile):
     ) -> None:
         if mode == "ab":
             raise NotImplementedError(f"{path}: appending is not supported; rewrite the object instead")
+        if mode == "xb" and fs.exists(path):  # fail early; the upload itself is exclusive too
+            raise FileExistsError(errno.EEXIST, "exists already", path)
         self.version = version
         self._upload: Any = None
         self._parts: list[Future] = []

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+from fsspec.utils import isfilelike
 
 from .errors import RetryPolicy
 from .fetch import AsyncRunner, Runner, ThreadRunner
@@ -214,10 +215,12 @@ class RangeFileSystemMixin:
         version = self._version_of(info) if self.pins_versions else None
         return self.read_ranges(self._strip_protocol(path), [(start, end)], version)[0]
 
-    def download_parallel(self, rpath: str, lpath: str, callback: Callback = DEFAULT_CALLBACK) -> None:
-        """Download ``rpath`` to ``lpath`` in parallel parts, written at their offsets as they arrive.
+    def download_parallel(self, rpath: str, lpath: Any, callback: Callback = DEFAULT_CALLBACK) -> None:
+        """Download ``rpath`` to a local path (or a writable file object) in parallel parts.
 
-        Memory stays near ``concurrency * part_size``; the local file appears only when complete.
+        Memory stays near ``concurrency * part_size``. A path is written at part offsets as parts
+        arrive, into a temporary file beside it that replaces ``lpath`` only when complete; a file
+        object gets the parts in order.
         """
         rpath = self._strip_protocol(rpath)
         info = self.info(rpath)
@@ -225,12 +228,17 @@ class RangeFileSystemMixin:
         version = self._version_of(info) if self.pins_versions else None
         parts = split_evenly(0, size, self._part_size_for(size))
         plan = plan_ranges(((rpath, lo, hi) for lo, hi in parts), merge=False)
+        arriving = self._runner.iter_plan(plan, self._fetcher(version))
         callback.set_size(size)
+        if isfilelike(lpath):
+            _write_in_order(arriving, lpath, callback)
+            return
+        os.makedirs(os.path.dirname(os.path.abspath(lpath)), exist_ok=True)
         tmp = f"{lpath}.part-{os.getpid()}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
             os.ftruncate(fd, size)
-            for part, data in self._runner.iter_plan(plan, self._fetcher(version)):
+            for part, data in arriving:
                 os.pwrite(fd, data, plan.requests[part].start)
                 callback.relative_update(len(data))
             os.close(fd)
@@ -244,6 +252,19 @@ class RangeFileSystemMixin:
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
         return ResearchFile(self, path, mode, block_size, autocommit, cache_options=cache_options, **kwargs)
+
+
+def _write_in_order(arriving: Iterator[tuple[int, bytes]], out: Any, callback: Callback) -> None:
+    """Write parts arriving in any order to ``out`` in order, holding only those that came early."""
+    early: dict[int, bytes] = {}
+    following = 0
+    for part, data in arriving:
+        early[part] = data
+        while following in early:
+            chunk = early.pop(following)
+            out.write(chunk)
+            callback.relative_update(len(chunk))
+            following += 1
 
 
 def _split_by_path(

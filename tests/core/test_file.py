@@ -227,3 +227,14 @@ def test_append_mode_is_refused_rather_than_overwriting(store):
     with pytest.raises(NotImplementedError, match="/a"):
         store.open("/a", "ab")
     assert store.objects["/a"][0] == b"old"
+
+
+def test_exclusive_write_loses_a_race_without_overwriting(store):
+    with pytest.raises(FileExistsError), store.open("/race", "xb", block_size=10) as f:
+        f.write(b"mine" * 10)
+        store.put("/race", b"theirs")  # another writer lands first, after our open
+    assert store.objects["/race"][0] == b"theirs"
+    with pytest.raises(FileExistsError), store.open("/race2", "xb") as f:
+        f.write(b"small")
+        store.put("/race2", b"theirs")
+    assert store.objects["/race2"][0] == b"theirs"

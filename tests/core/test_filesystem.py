@@ -163,3 +163,17 @@ def test_part_size_spreads_reads_over_the_parallel_streams():
     assert fs._part_size_for(10) == 512 * 1024
     small = VersionedStore(part_size=1000)
     assert small._part_size_for(10**6) == 1000  # an explicit part_size is the hard cap
+
+
+def test_download_into_new_directory_and_into_a_file_object(tmp_path):
+    import io
+
+    fs = VersionedStore(part_size=1000, concurrency=4)
+    data = random.randbytes(7_777)
+    fs.put("/x", data)
+    target = tmp_path / "new" / "dir" / "x.bin"
+    fs.download_parallel("/x", str(target))
+    assert target.read_bytes() == data
+    out = io.BytesIO()
+    fs.download_parallel("/x", out)
+    assert out.getvalue() == data
