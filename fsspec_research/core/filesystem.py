@@ -106,7 +106,7 @@ class RangeFileSystemMixin:
         """Call a hook from blocking code, running it on the loop if it is a coroutine function."""
         result = fn(*args)
         if inspect.isawaitable(result):
-            return asyncio.run_coroutine_threadsafe(_awaited(result), self.loop).result()
+            return asyncio.run_coroutine_threadsafe(_maybe_await(result), self.loop).result()
         return result
 
     def _fetcher(self, versions: dict[str, str | None] | str | None) -> Callable[[Request], Any]:
@@ -136,7 +136,8 @@ class RangeFileSystemMixin:
             start, end = normalize(start, end, sizes.get(path))
             ranges.append((path, start, end))
         gap = self.max_gap if max_gap is None else max_gap
-        return plan_ranges(ranges, gap, max_block or self.max_block, self.part_size)
+        part = self._part_size_for(sum(end - start for _, start, end in ranges))
+        return plan_ranges(ranges, gap, max_block or self.max_block, part)
 
     @staticmethod
     def _needs_size(paths, starts, ends) -> list[str]:
@@ -282,10 +283,6 @@ def _broadcast(paths: Sequence[str], values) -> list:
     if len(values) != len(paths):
         raise ValueError(f"{len(paths)} paths but {len(values)} starts/ends")
     return list(values)
-
-
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
 
 
 async def _maybe_await(value: Any) -> Any:
