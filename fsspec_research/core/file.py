@@ -158,10 +158,9 @@ class ResearchFile(AbstractBufferedFile):
         self._pending_whole = None
         upload, self._upload = self._upload, None
         for f in self._parts:
-            f.cancel()
-        for f in self._parts:
-            if not f.cancelled():
-                f.exception()  # wait, so no part lands after the abort
+            # wait, not cancel: a part cancelled mid-request may still land after the abort
+            # (at most ``upload_concurrency`` parts are in flight)
+            f.exception()
         self._parts = []
         if upload is not None:
             self.fs._call(self.fs._upload_abort, upload)

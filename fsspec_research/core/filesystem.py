@@ -121,9 +121,11 @@ class RangeFileSystemMixin:
         self, path: str, ranges: Sequence[tuple[int, int]], version: str | None = None
     ) -> list[bytes]:
         """Absolute ``[start, end)`` ranges of one object, each split into parallel parts, no merging."""
+        return self._runner.fetch_plan(self._split_plan(path, ranges), self._fetcher(version))
+
+    def _split_plan(self, path: str, ranges: Sequence[tuple[int, int]]) -> Plan:
         part = self._part_size_for(sum(e - s for s, e in ranges))
-        plan = plan_ranges(((path, s, e) for s, e in ranges), part_size=part, merge=False)
-        return self._runner.fetch_plan(plan, self._fetcher(version))
+        return plan_ranges(((path, s, e) for s, e in ranges), part_size=part, merge=False)
 
     def _part_size_for(self, total: int) -> int:
         """Part size that spreads ``total`` bytes over the parallel streams: a single missed cache
@@ -215,6 +217,14 @@ class RangeFileSystemMixin:
         start, end = normalize(start, end, info["size"])
         version = self._version_of(info) if self.pins_versions else None
         return self.read_ranges(self._strip_protocol(path), [(start, end)], version)[0]
+
+    async def _read_parallel(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
+        """Async :meth:`read_parallel`, for the ``_cat_file`` of async backends."""
+        info = await self._info(path)
+        start, end = normalize(start, end, info["size"])
+        version = self._version_of(info) if self.pins_versions else None
+        plan = self._split_plan(self._strip_protocol(path), [(start, end)])
+        return (await self._runner.afetch_plan(plan, self._fetcher(version)))[0]
 
     def download_parallel(self, rpath: str, lpath: Any, callback: Callback = DEFAULT_CALLBACK) -> None:
         """Download ``rpath`` to a local path (or a writable file object) in parallel parts.

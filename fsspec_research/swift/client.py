@@ -1,0 +1,160 @@
+"""HTTP to Swift: one aiohttp session per filesystem, the token attached for its own host only,
+a renewed token on 401, transient faults retried, and every failure an error carrying its status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl as ssl_module
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from fsspec.asyn import sync
+from multidict import CIMultiDictProxy
+
+from ..core.errors import RetryPolicy, redact
+from .auth import Auth, Token
+from .urls import Endpoint, SwiftPath, parse_storage_url
+
+__all__ = ["Reply", "SwiftClient", "SwiftHTTPError"]
+
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    reason: str = ""
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else []
+
+
+class SwiftHTTPError(Exception):
+    """A Swift answer with status >= 400; ``status`` and ``headers`` drive the core's error mapping."""
+
+    def __init__(self, method: str, url: str, status: int, reason: str, headers: Any, body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        text = body[:300].decode("utf-8", "replace").strip() if body else ""
+        if text.startswith("<"):  # an HTML error page says no more than the reason
+            text = ""
+        super().__init__(redact(f"{method} {url}: {status} {reason}" + (f": {text}" if text else "")))
+
+
+class SwiftClient:
+    """Requests to the paths of one or more Swift hosts, authenticated against the storage URL's host."""
+
+    def __init__(
+        self,
+        auth: Auth,
+        endpoint: Endpoint,
+        *,
+        verify: bool | str = True,
+        connections: int = 100,
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self.auth = auth
+        self.endpoint = endpoint  #: how URLs of hosts we hold no token for are formed
+        self.retry = retry or RetryPolicy()
+        self.ssl: Any = _ssl_for(verify)
+        self._connections = connections
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+        self._session: aiohttp.ClientSession | None = None
+        self._storage: tuple[Token, Endpoint | None, str | None] | None = None
+
+    async def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._connections, ssl=self.ssl)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+            # closed when this client is collected or at exit, as fsspec's HTTP filesystem does
+            weakref.finalize(self, _close_session, asyncio.get_running_loop(), self._session)
+        return self._session
+
+    async def home(self) -> str | None:
+        """``host/account`` of the storage URL we are authenticated for (None when anonymous)."""
+        _, _, home = await self._storage_of(await self._token())
+        return home
+
+    async def request(
+        self,
+        method: str,
+        path: SwiftPath,
+        *,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        data: Any = None,
+    ) -> Reply:
+        """Send one request (retried on transient faults); raise :class:`SwiftHTTPError` on status >= 400."""
+        return await self.retry.acall(self._attempt, method, path, params or {}, headers or {}, data)
+
+    async def _attempt(self, method: str, path: SwiftPath, params: dict, headers: dict, data: Any) -> Reply:
+        session = await self.session()
+        token = await self._token()
+        reply, url, sent_token = await self._send(session, method, path, params, headers, data, token)
+        if reply.status == 401 and sent_token:  # expired or revoked: log in again, once
+            token = await self.auth.token(session, self.ssl, renew=True)
+            reply, url, _ = await self._send(session, method, path, params, headers, data, token)
+        if reply.status >= 400:
+            raise SwiftHTTPError(method, url, reply.status, reply.reason, reply.headers, reply.body)
+        return reply
+
+    async def _send(
+        self, session: aiohttp.ClientSession, method: str, path: SwiftPath, params: dict, headers: dict,
+        data: Any, token: Token,
+    ) -> tuple[Reply, str, bool]:  # fmt: skip
+        url, with_token = await self._route(path, token)
+        sent = dict(headers, **({"X-Auth-Token": token.value} if with_token else {}))
+        async with session.request(method, url, params=params, headers=sent, data=data, ssl=self.ssl) as r:
+            body = await r.read()
+            return Reply(r.status, r.headers, body, r.reason or ""), url, with_token
+
+    async def url(self, path: SwiftPath) -> str:
+        """The HTTP URL of ``path``."""
+        return (await self._route(path, await self._token()))[0]
+
+    async def _route(self, path: SwiftPath, token: Token) -> tuple[str, bool]:
+        """The URL of ``path`` and whether ``token`` goes with it (only to the storage URL's host)."""
+        _, endpoint, home = await self._storage_of(token)
+        if endpoint is not None and home is not None and path.host == home.split("/")[0]:
+            return endpoint.url(path), token.value is not None
+        return self.endpoint.url(path), False
+
+    async def _token(self) -> Token:
+        return await self.auth.token(await self.session(), self.ssl)
+
+    async def _storage_of(self, token: Token) -> tuple[Token, Endpoint | None, str | None]:
+        if self._storage is None or self._storage[0] is not token:
+            if token.storage_url:
+                endpoint, stripped = parse_storage_url(token.storage_url)
+                host, _, account = stripped.partition("/")
+                host = host.removesuffix(_DEFAULT_PORTS[endpoint.scheme])
+                self._storage = (token, endpoint, f"{host}/{account}")
+            else:
+                self._storage = (token, None, None)
+        return self._storage
+
+
+def _ssl_for(verify: bool | str) -> Any:
+    if verify is False:
+        return False
+    if isinstance(verify, str):
+        return ssl_module.create_default_context(cafile=verify)
+    return True
+
+
+def _close_session(loop: Any, session: aiohttp.ClientSession) -> None:
+    if loop is not None and loop.is_running() and not session.closed:
+        try:
+            sync(loop, session.close, timeout=0.1)
+            return
+        except Exception:
+            pass
+    connector = getattr(session, "_connector", None)
+    if connector is not None:
+        connector._close()
