@@ -110,7 +110,10 @@ class SwiftClient:
     ) -> tuple[Reply, str, bool]:  # fmt: skip
         url, with_token = await self._route(path, token)
         sent = dict(headers, **({"X-Auth-Token": token.value} if with_token else {}))
-        async with session.request(method, url, params=params, headers=sent, data=data, ssl=self.ssl) as r:
+        skip = () if "Content-Type" in headers else ("Content-Type",)  # aiohttp's default would set it
+        async with session.request(
+            method, url, params=params, headers=sent, data=data, ssl=self.ssl, skip_auto_headers=skip
+        ) as r:
             body = await r.read()
             return Reply(r.status, r.headers, body, r.reason or ""), url, with_token
 

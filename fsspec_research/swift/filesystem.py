@@ -186,7 +186,7 @@ class SwiftFileSystem(SwiftUploads, SwiftAccess, RangeFileSystemMixin, AsyncFile
 
     async def _ls(self, path: str, detail: bool = True, **kwargs: Any) -> list:
         path = self._strip_protocol(path)
-        entries = self._ls_from_cache(path) if kwargs.get("refresh") is not True else None
+        entries = None if kwargs.get("refresh") else self.dircache.get(path)
         if entries is None:
             entries = await self._list_dir(path)
             self.dircache[path] = entries

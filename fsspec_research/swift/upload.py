@@ -223,6 +223,10 @@ class SwiftUploads:
             if missing_ok:
                 return []
             raise
+        except PermissionError:
+            if missing_ok:  # a write-only ACL: what is there now cannot be seen, nor its segments
+                return []
+            raise
         if head.headers.get("X-Static-Large-Object", "").lower() != "true":
             return []
         return (await self._request("GET", where, params={"multipart-manifest": "get"})).json()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import fsspec
 import pytest
@@ -14,6 +14,12 @@ from fsspec_research.testing.swift import SwiftServerHandle
 
 def make_fs(options: dict, **extra) -> SwiftFileSystem:
     return fsspec.filesystem("swift", skip_instance_cache=True, **options, **extra)
+
+
+@pytest.fixture
+def login() -> Callable[..., SwiftFileSystem]:
+    """``login(storage_options, **extra)``: a new filesystem (not from fsspec's instance cache)."""
+    return make_fs
 
 
 @pytest.fixture
