@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fsspec_research.testing.swift import SwiftServerHandle, swift_server
+from fsspec_research.testing import SwiftServerHandle, swift_server
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,18 @@ if TYPE_CHECKING:
     from ._handle import ServerHandle
     from .http import HttpServerHandle, HttpStats, http_server
     from .netem import Netem, NetemStats
+    from .swift import SwiftServerHandle, swift_server
 
-__all__ = ["HttpServerHandle", "HttpStats", "Netem", "NetemStats", "ServerHandle", "http_server"]
+__all__ = [
+    "HttpServerHandle",
+    "HttpStats",
+    "Netem",
+    "NetemStats",
+    "ServerHandle",
+    "SwiftServerHandle",
+    "http_server",
+    "swift_server",
+]
 
 _LAZY = {
     "ServerHandle": "._handle",
@@ -30,6 +40,8 @@ _LAZY = {
     "http_server": ".http",
     "HttpServerHandle": ".http",
     "HttpStats": ".http",
+    "swift_server": ".swift",
+    "SwiftServerHandle": ".swift",
 }
 
 

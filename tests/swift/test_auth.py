@@ -43,8 +43,12 @@ def test_environment_order_rc_file_then_st_then_token() -> None:
 
 
 def test_application_credentials_from_the_environment() -> None:
-    env = {"OS_AUTH_URL": "https://k/v3", "OS_APPLICATION_CREDENTIAL_ID": "id1",
-           "OS_APPLICATION_CREDENTIAL_SECRET": "s3cret-app", "OS_AUTH_TYPE": "v3applicationcredential"}  # fmt: skip
+    env = {
+        "OS_AUTH_URL": "https://k/v3",
+        "OS_APPLICATION_CREDENTIAL_ID": "id1",
+        "OS_APPLICATION_CREDENTIAL_SECRET": "s3cret-app",
+        "OS_AUTH_TYPE": "v3applicationcredential",
+    }
     auth = resolve_auth({}, env)
     assert isinstance(auth, Keystone)
     assert type(auth._make_plugin()).__name__ == "ApplicationCredential"
