@@ -16,7 +16,7 @@ from multidict import CIMultiDictProxy
 
 from ..core.errors import RetryPolicy, redact
 from .auth import Auth, Token
-from .urls import Endpoint, SwiftPath, parse_storage_url
+from .urls import SEEN_ENDPOINTS, Endpoint, SwiftPath, parse_storage_url
 
 __all__ = ["Reply", "SwiftClient", "SwiftHTTPError"]
 
@@ -60,7 +60,7 @@ class SwiftClient:
         timeout: float = 60.0,
     ) -> None:
         self.auth = auth
-        self.endpoint = endpoint  #: how URLs of hosts we hold no token for are formed
+        self.endpoint = endpoint  #: how URLs of hosts we hold no token for (nor saw a URL of) are formed
         self.retry = retry or RetryPolicy()
         self.ssl: Any = _ssl_for(verify)
         self._connections = connections
@@ -126,7 +126,7 @@ class SwiftClient:
         _, endpoint, home = await self._storage_of(token)
         if endpoint is not None and home is not None and path.host == home.split("/")[0]:
             return endpoint.url(path), token.value is not None
-        return self.endpoint.url(path), False
+        return SEEN_ENDPOINTS.get(path.host, self.endpoint).url(path), False
 
     async def _token(self) -> Token:
         return await self.auth.token(await self.session(), self.ssl)

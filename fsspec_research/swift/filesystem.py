@@ -23,7 +23,7 @@ from .access import SwiftAccess
 from .auth import resolve_auth
 from .client import Reply, SwiftClient
 from .upload import SwiftUploads, _copy_headers
-from .urls import Endpoint, SwiftPath, parse_storage_url, split_path
+from .urls import SEEN_ENDPOINTS, Endpoint, SwiftPath, parse_storage_url, split_path
 
 __all__ = ["SwiftFileSystem"]
 
@@ -94,7 +94,9 @@ class SwiftFileSystem(SwiftUploads, SwiftAccess, RangeFileSystemMixin, AsyncFile
             return [cls._strip_protocol(p) for p in path]
         path = stringify_path(path)
         if path.startswith(("http://", "https://")):
-            return parse_storage_url(path)[1]
+            endpoint, path = parse_storage_url(path)
+            SEEN_ENDPOINTS[path.split("/")[0]] = endpoint
+            return path
         if path.startswith("swift://"):
             path = path[len("swift://") :]
         return path.rstrip("/")

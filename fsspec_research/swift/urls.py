@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
-__all__ = ["Endpoint", "SwiftPath", "parse_storage_url", "split_path"]
+__all__ = ["SEEN_ENDPOINTS", "Endpoint", "SwiftPath", "parse_storage_url", "split_path"]
 
 #: path segments that end a storage-URL prefix (``/v1``, ``/swift/v1``, ``/object/v1``)
 _VERSION_SEGMENTS = ("v1", "v1.0")
@@ -54,6 +54,10 @@ class Endpoint:
 
     def url(self, path: SwiftPath) -> str:
         return f"{self.scheme}://{path.host}{path.url_path(self.prefix)}"
+
+
+#: how hosts named in http(s) storage URLs were reached, so their stripped paths reach them the same way
+SEEN_ENDPOINTS: dict[str, Endpoint] = {}
 
 
 def split_path(path: str) -> SwiftPath:

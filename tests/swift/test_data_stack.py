@@ -4,7 +4,10 @@ anonymous reads of a public container."""
 from __future__ import annotations
 
 import gzip
+import os
 
+import dask.dataframe as dd
+import distributed
 import fsspec
 import numpy as np
 import pandas as pd
@@ -81,13 +84,17 @@ def test_xarray_netcdf_put_then_open_from_a_file_object(fs: SwiftFileSystem, roo
         assert got.attrs["title"] == "swift round trip"
 
 
-def test_xarray_netcdf_bytes_piped_then_opened_by_url(swift: SwiftServerHandle, fs: SwiftFileSystem, root: str):
+def test_xarray_netcdf_bytes_piped_then_opened_by_url(
+    swift: SwiftServerHandle, fs: SwiftFileSystem, root: str
+):
     ds = dataset()
     fs.pipe(f"{root}/nc/piped.nc", bytes(ds.to_netcdf(engine="h5netcdf")))
     with xr.open_dataset(
         url(f"{root}/nc/piped.nc"), engine="h5netcdf", storage_options=swift.storage_options
     ) as got:
-        np.testing.assert_array_equal(got["temperature"].isel(time=slice(10, 12)).values, ds["temperature"][10:12])
+        np.testing.assert_array_equal(
+            got["temperature"].isel(time=slice(10, 12)).values, ds["temperature"][10:12]
+        )
         got.load()
         xr.testing.assert_identical(got, ds)
 
@@ -125,7 +132,9 @@ def test_zarr_sharded_array_reads_chunks_by_range(swift: SwiftServerHandle, fs: 
     array[:] = data
     shards = [p for p in fs.find(f"{root}/sharded.zarr") if "/c/" in p]
     assert len(shards) == 4
-    again = zarr.open_array(FsspecStore.from_url(url(f"{root}/sharded.zarr"), storage_options=swift.storage_options))
+    again = zarr.open_array(
+        FsspecStore.from_url(url(f"{root}/sharded.zarr"), storage_options=swift.storage_options)
+    )
     np.testing.assert_array_equal(again[3:5, 40:42], data[3:5, 40:42])
     np.testing.assert_array_equal(again[:], data)
 
@@ -150,7 +159,14 @@ def test_zarr_store_partial_values_use_cat_ranges(swift: SwiftServerHandle, fs: 
     ]
     got = sync(store.get_partial_values(proto, requests))
     assert [g if g is None else g.to_bytes() for g in got] == [
-        blob[0:5], blob[1000:1300], b"2345678", blob[10_000:], blob[-7:], blob, None, b"89"
+        blob[0:5],
+        blob[1000:1300],
+        b"2345678",
+        blob[10_000:],
+        blob[-7:],
+        blob,
+        None,
+        b"89",
     ]
     whole = sync(store.get("blob", proto))
     assert whole.to_bytes() == blob
@@ -179,7 +195,9 @@ async def _collect(aiter) -> list:
 # a public container, read without credentials
 
 
-def test_public_container_anonymous_reads_and_revoke(swift: SwiftServerHandle, fs: SwiftFileSystem, root: str):
+def test_public_container_anonymous_reads_and_revoke(
+    swift: SwiftServerHandle, fs: SwiftFileSystem, root: str
+):
     fs.pipe(f"{root}/x.csv", FRAME.to_csv(index=False).encode())
     fs.pipe(f"{root}/sub/y.bin", b"\x00\x01binary\xff")
     host, account, container = root.split("/")
@@ -205,6 +223,8 @@ def test_public_container_anonymous_reads_and_revoke(swift: SwiftServerHandle, f
     http_url = f"{swift.storage_url}/{container}/sub/y.bin"
     assert http_url.startswith(f"http://{host}/v1/{account}/")
     assert SwiftFileSystem(skip_instance_cache=True, **anon_options).cat(http_url) == b"\x00\x01binary\xff"
+    # the URL's own scheme wins over the https default
+    assert SwiftFileSystem(anon=True, skip_instance_cache=True).cat(http_url) == b"\x00\x01binary\xff"
     with anonymous().open(f"{swift.storage_url}/{container}/x.csv", "rb") as f:
         assert pd.read_csv(f).equals(FRAME)
     with pytest.raises(PermissionError):  # public read is not public write
@@ -217,7 +237,9 @@ def test_public_container_anonymous_reads_and_revoke(swift: SwiftServerHandle, f
         lambda: anonymous().ls(root),
         lambda: anon.cat(f"{root}/x.csv"),  # the same instance: nothing cached lets it read on
         lambda: SwiftFileSystem(skip_instance_cache=True, **anon_options).cat(http_url),
-        lambda: pd.read_csv(url(f"{root}/x.csv"), storage_options={**anon_options, "skip_instance_cache": True}),
+        lambda: pd.read_csv(
+            url(f"{root}/x.csv"), storage_options={**anon_options, "skip_instance_cache": True}
+        ),
     ):
         with pytest.raises(PermissionError):
             call()
@@ -227,18 +249,39 @@ def test_public_container_anonymous_reads_and_revoke(swift: SwiftServerHandle, f
 # dask
 
 
-def test_dask_read_csv_glob_over_many_objects(swift: SwiftServerHandle, fs: SwiftFileSystem, root: str):
-    dd = pytest.importorskip("dask.dataframe")
+def write_parts(fs: SwiftFileSystem, root: str) -> pd.DataFrame:
+    """Ten CSV objects of different lengths under ``parts/`` (and one non-CSV); their concatenation."""
     parts = []
     for i in range(10):
         part = pd.DataFrame({"part": [i] * (i + 3), "value": np.arange(i + 3) * 0.5 + i})
         fs.pipe(f"{root}/parts/p{i:02d}.csv", part.to_csv(index=False).encode())
         parts.append(part)
     fs.pipe(f"{root}/parts/readme.txt", b"not a csv")  # the glob must not pick this up
+    return pd.concat(parts).sort_values(["part", "value"]).reset_index(drop=True)
+
+
+def test_dask_read_csv_glob_over_many_objects(swift: SwiftServerHandle, fs: SwiftFileSystem, root: str):
+    expected = write_parts(fs, root)
     frame = dd.read_csv(url(f"{root}/parts/*.csv"), storage_options=swift.storage_options)
     assert frame.npartitions == 10
     got = frame.compute().sort_values(["part", "value"]).reset_index(drop=True)
-    expected = pd.concat(parts).sort_values(["part", "value"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected)
     assert int(frame["part"].sum().compute()) == sum(i * (i + 3) for i in range(10))
 
+
+def test_dask_distributed_workers_in_other_processes(
+    swift: SwiftServerHandle, fs: SwiftFileSystem, root: str
+):
+    """The filesystem is pickled to worker processes, which log in on their own and read their parts."""
+    expected = write_parts(fs, root)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        frame = dd.read_csv(url(f"{root}/parts/*.csv"), storage_options=swift.storage_options)
+        got = client.compute(frame).result().sort_values(["part", "value"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected)
+        pids = client.run(os.getpid)
+        assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()

@@ -97,6 +97,7 @@ pipeline = healthcheck {kind}-server
 
 [app:{kind}-server]
 use = egg:swift#{kind}
+{"container_update_timeout = 10" if kind == "object" else ""}
 
 [filter:healthcheck]
 use = egg:swift#healthcheck
@@ -227,6 +228,7 @@ include_service_catalog = false
 use = egg:swift#keystoneauth
 reseller_prefix = AUTH_
 operator_roles = admin, member, swiftoperator
+project_reader_roles = reader
 reseller_admin_role = ResellerAdmin
 """
 
