@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ class Counters:
 
     server: object
     net: object
+    upload: bool = False  #: count bytes sent up (uploads) instead of bytes down
 
     def reset(self) -> None:
         self.server.reset_stats()
@@ -38,7 +39,8 @@ class Counters:
         deadline = time.monotonic() + timeout
         last = None
         while True:
-            now = self.server.stats.requests, self.net.stats.bytes_down
+            stats = self.net.stats
+            now = self.server.stats.requests, stats.bytes_up if self.upload else stats.bytes_down
             if now == last or time.monotonic() > deadline:
                 return now
             last = now
@@ -53,6 +55,7 @@ class Result:
     requests: int = 0
     bytes_moved: int = 0
     candidate: bool = False
+    wrong: bool = False  #: its output failed the byte-exact check (only for runners allowed to)
 
     @property
     def median(self) -> float:
@@ -81,22 +84,36 @@ def run_alternating(
     reps: int,
     candidate: str,
     check: Callable[[object], bool],
+    warmup: bool = True,
+    may_be_wrong: Collection[str] = (),
 ) -> list[Result]:
     """Time each runner ``reps`` times, alternating between them; count requests and bytes per run.
 
-    Each runner first runs once untimed, and its output must pass ``check`` (byte-exact results).
+    Each runner's output must pass ``check`` (byte-exact results): that of a first untimed run, or with
+    ``warmup=False`` (big transfers) that of its first timed run, checked after the clock stopped.
+    Runners named in ``may_be_wrong`` (a known-buggy baseline) are marked ``wrong`` instead of failing.
     """
     results = {name: Result(case, name, candidate=name == candidate) for name in runners}
-    for name, fn in runners.items():
-        if not check(fn()):
-            raise AssertionError(f"{case}: {name} returned wrong bytes")
-    for _ in range(reps):
+
+    def verify(name: str, out: object) -> None:
+        if not check(out):
+            if name not in may_be_wrong:
+                raise AssertionError(f"{case}: {name} returned wrong bytes")
+            results[name].wrong = True
+
+    if warmup:
+        for name, fn in runners.items():
+            verify(name, fn())
+    for rep in range(reps):
         for name, fn in runners.items():
             counters.reset()
             t0 = time.perf_counter()
-            fn()
+            out = fn()
             results[name].times.append(time.perf_counter() - t0)
             results[name].requests, results[name].bytes_moved = counters.read()
+            if rep == 0 and not warmup:
+                verify(name, out)
+            del out
     return list(results.values())
 
 
@@ -118,10 +135,11 @@ def render_table(reports: list[CaseReport]) -> str:
     for rep in reports:
         cand = rep.candidate
         for r in rep.results:
+            name = f"{r.name} (wrong bytes)" if r.wrong else r.name
             ratio = "candidate" if r.candidate else f"{r.median / cand.median:.1f}x"
             vs_limit = f"{r.median / rep.limit:.2f}x" if r.candidate and rep.limit else ""
             lines.append(
-                f"| {rep.case} | {r.name} | {r.median:.3f} | {min(r.times):.3f}-{max(r.times):.3f} | {ratio} "
+                f"| {rep.case} | {name} | {r.median:.3f} | {min(r.times):.3f}-{max(r.times):.3f} | {ratio} "
                 f"| {r.requests} | {_fmt_bytes(r.bytes_moved)} | {vs_limit} |"
             )
     notes = []
@@ -141,7 +159,7 @@ def plot(reports: list[CaseReport], path: Path) -> None:
 
     fig, axes = plt.subplots(len(reports), 1, figsize=(10, 2.4 * len(reports)), squeeze=False)
     for ax, rep in zip(axes[:, 0], reports):
-        names = [r.name for r in rep.results]
+        names = [f"{r.name} (wrong bytes)" if r.wrong else r.name for r in rep.results]
         medians = [r.median for r in rep.results]
         low = [r.median - min(r.times) for r in rep.results]
         errs = [low, [max(r.times) - r.median for r in rep.results]]
@@ -152,7 +170,9 @@ def plot(reports: list[CaseReport], path: Path) -> None:
             ax.legend(loc="lower right")
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        low_x, high_x = ax.get_xlim()  # label minor ticks when no power of ten falls in the range
+        no_decade = math.floor(math.log10(low_x)) == math.floor(math.log10(high_x))
+        ax.xaxis.set_minor_formatter(ScalarFormatter() if no_decade else NullFormatter())
         ax.set_title(f"{rep.case}: {rep.title}", loc="left", fontsize=10)
     axes[-1, 0].set_xlabel("seconds, log scale (median, min-max)")
     fig.tight_layout()

@@ -114,9 +114,10 @@ class ThreadRunner(Runner):
     def iter_plan(self, plan: Plan, fetch: SyncFetch) -> Iterator[tuple[int, bytes]]:
         assembler = _Assembler(plan)
         yield from assembler.ready_at_start()
-        pending = {self.pool.submit(fetch, plan.requests[r]): r for r in plan.issue_order()}
+        order = iter(plan.issue_order())
+        pending: dict[Future, int] = {}
         try:
-            while pending:
+            while _refill(pending, order, self.limit, lambda r: self.pool.submit(fetch, plan.requests[r])):
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     request = pending.pop(future)
@@ -169,9 +170,14 @@ class AsyncRunner(Runner):
         assembler = _Assembler(plan)
         for item in assembler.ready_at_start():
             yield item
-        tasks = {asyncio.ensure_future(self.limited(fetch, plan.requests[r])): r for r in plan.issue_order()}
+        order = iter(plan.issue_order())
+        tasks: dict[asyncio.Future, int] = {}
+
+        def start(r: int) -> asyncio.Future:
+            return asyncio.ensure_future(self.limited(fetch, plan.requests[r]))
+
         try:
-            while tasks:
+            while _refill(tasks, order, self.limit, start):
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     request = tasks.pop(task)
@@ -203,10 +209,12 @@ class AsyncRunner(Runner):
         loop = self._check_thread()
         items: queue.SimpleQueue = queue.SimpleQueue()
         done = object()
+        credits = asyncio.Semaphore(self.limit)  # items handed over but not yet taken by the consumer
 
         async def pump() -> None:
             try:
                 async for item in self.aiter_plan(plan, fetch):
+                    await credits.acquire()
                     items.put(item)
             except BaseException as exc:
                 items.put(exc)
@@ -219,6 +227,7 @@ class AsyncRunner(Runner):
             while (item := items.get()) is not done:
                 if isinstance(item, BaseException):
                     raise item
+                loop.call_soon_threadsafe(credits.release)
                 yield item
         finally:
             future.cancel()
@@ -233,3 +242,17 @@ class AsyncRunner(Runner):
         if not inspect.iscoroutinefunction(fn):
             fn, args = asyncio.to_thread, (fn, *args)
         return asyncio.run_coroutine_threadsafe(self.limited(fn, *args), loop)
+
+
+def _refill(running: dict, order: Iterator[int], limit: int, start: Callable[[int], Any]) -> bool:
+    """Start requests from ``order`` until ``limit`` run; say whether any still runs.
+
+    Requests start only as earlier ones are taken, so a slow consumer holds at most ``limit``
+    finished results besides those in flight: memory stays near ``2 * limit * part_size``.
+    """
+    while len(running) < limit:
+        request = next(order, None)
+        if request is None:
+            break
+        running[start(request)] = request
+    return bool(running)

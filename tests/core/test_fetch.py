@@ -742,3 +742,39 @@ def test_thread_runner_worker_local_objects_are_per_thread_and_closed():
     assert all(len(threads) == 1 for threads in owners.values())  # never shared between threads
     runner.close()
     assert all(c.closed for c in made)
+
+
+@pytest.mark.parametrize("kind", ["thread", "async"])
+def test_a_slow_consumer_holds_back_new_requests(kind: str) -> None:
+    """Streaming a plan to a slow consumer keeps at most ~2 x limit results alive, not the whole plan."""
+    limit, started, taken = 3, [0], [0]
+    plan = plan_ranges(((f"p{i}", 0, 10) for i in range(40)), merge=False)
+    loop_thread = None
+    if kind == "thread":
+        runner: AsyncRunner | ThreadRunner = ThreadRunner(limit)
+
+        def fetch(req: Request) -> bytes:
+            started[0] += 1
+            return b"x" * 10
+
+    else:
+        loop = asyncio.new_event_loop()
+        loop_thread = threading.Thread(target=loop.run_forever, daemon=True)
+        loop_thread.start()
+        runner = AsyncRunner(limit, loop)
+
+        async def fetch(req: Request) -> bytes:
+            started[0] += 1
+            return b"x" * 10
+
+    try:
+        for _ in runner.iter_plan(plan, fetch):
+            taken[0] += 1
+            time.sleep(0.005)
+            assert started[0] - taken[0] <= 2 * limit + 1
+        assert taken[0] == started[0] == 40
+    finally:
+        runner.close()
+        if loop_thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            loop_thread.join(5)

@@ -145,6 +145,10 @@ use = egg:swift#proxy_logging
 [filter:cache]
 use = egg:swift#memcache
 memcache_servers = 127.0.0.1:{memcached}
+# one proxy process (workers = 0) serves every request: the default pool of 2 connections with a 1 s
+# wait times out under load, memcached is then locked out for 60 s and every token check fails (401)
+memcache_max_connections = 64
+pool_timeout = 5
 
 [filter:listing_formats]
 use = egg:swift#listing_formats
