@@ -6,6 +6,7 @@ import os
 import random
 
 import pytest
+from fsspec.asyn import sync
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -112,3 +113,21 @@ def test_empty_object(fs: SwiftFileSystem, root: str) -> None:
     with fs.open(f"{root}/empty", "rb") as f:
         assert f.read() == b""
     assert fs.info(f"{root}/empty")["size"] == 0
+
+
+def test_pinned_reads_of_a_plain_server_copy_of_a_large_object(fs: SwiftFileSystem, root: str) -> None:
+    """Swift gives such a copy (as `swift copy` makes it) the source's SLO ETag metadata, so its If-Match
+    answers are 412 although nothing changed: the read falls back to comparing the answer's ETag."""
+    big = SwiftFileSystem(**fs.storage_options, segment_size=2**20, skip_instance_cache=True)
+    big.pipe(f"{root}/slo.bin", DATA)
+    container = root.rsplit("/", 1)[1]
+    copy = {"X-Copy-From": f"/{container}/slo.bin", "Content-Length": "0"}
+    sync(big.loop, big._request, "PUT", f"{root}/copied.bin", headers=copy, data=b"")
+    assert not big.info(f"{root}/copied.bin")["static_large_object"]
+    with big.open(f"{root}/copied.bin", "rb", block_size=4096) as f:
+        f.seek(2**20 - 7)
+        assert f.read(5000) == DATA[2**20 - 7 : 2**20 + 4993]
+        big.pipe(f"{root}/copied.bin", b"replaced")
+        f.seek(3 * 2**20)
+        with pytest.raises(ObjectChangedError):
+            f.read(10)
