@@ -410,9 +410,10 @@ def test_keystone_roles_and_acls(ks: SwiftServerHandle) -> None:
     c = ks_conn(ks.storage_options)
     c.put_container("acl")
     c.put_object("acl", "o", b"shared")
-    reader = ks_conn(k["users"]["tester3"])  # reader role only: not an operator role
+    reader = ks_conn(k["users"]["tester3"])  # reader role only: reads, but is not an operator
     assert reader.get_auth()[0] == ks.storage_url
-    assert status_of(reader.get_container, "acl") == 403
+    assert reader.get_object("acl", "o")[1] == b"shared"
+    assert status_of(reader.put_object, "acl", "by-reader", b"x") == 403
     other = ks_conn(k["users"]["tester2"])
     url2, token2 = other.get_auth()
     assert url2 == k["storage_url2"] and url2.endswith(k["project_id2"])
