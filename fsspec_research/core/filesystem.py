@@ -213,18 +213,18 @@ class RangeFileSystemMixin:
 
     def read_parallel(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of ``path`` (fsspec limits), fetched in parallel parts."""
-        info = self.info(path)
-        start, end = normalize(start, end, info["size"])
-        version = self._version_of(info) if self.pins_versions else None
-        return self.read_ranges(self._strip_protocol(path), [(start, end)], version)[0]
+        return self._runner.fetch_plan(*self._pinned_read(path, self.info(path), start, end))[0]
 
     async def _read_parallel(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         """Async :meth:`read_parallel`, for the ``_cat_file`` of async backends."""
-        info = await self._info(path)
+        plan, fetch = self._pinned_read(path, await self._info(path), start, end)
+        return (await self._runner.afetch_plan(plan, fetch))[0]
+
+    def _pinned_read(self, path: str, info: dict[str, Any], start: int | None, end: int | None):
+        """The split plan of one read of ``path`` and its fetch function, pinned to ``info``'s version."""
         start, end = normalize(start, end, info["size"])
         version = self._version_of(info) if self.pins_versions else None
-        plan = self._split_plan(self._strip_protocol(path), [(start, end)])
-        return (await self._runner.afetch_plan(plan, self._fetcher(version)))[0]
+        return self._split_plan(self._strip_protocol(path), [(start, end)]), self._fetcher(version)
 
     def download_parallel(self, rpath: str, lpath: Any, callback: Callback = DEFAULT_CALLBACK) -> None:
         """Download ``rpath`` to a local path (or a writable file object) in parallel parts.
