@@ -7,6 +7,7 @@ A backend implements a few hooks:
   ``version`` is given and the object no longer has it;
 * ``_version_of(info) -> str | None``: the version token (ETag, checksum, commit id) of an object;
 * ``_pin_version(path) -> str | None`` (optional): the version to pin a ``cat_ranges`` call to;
+* ``_read_info(path)`` (optional): size and version before a whole read, cheaper than ``info``;
 * upload hooks ``_upload_whole``, ``_upload_start``, ``_upload_part``, ``_upload_commit``,
   ``_upload_abort`` (see :class:`~fsspec_research.core.file.ResearchFile`).
 
@@ -89,6 +90,10 @@ class RangeFileSystemMixin:
 
     def _pin_version(self, path: str) -> str | None:
         return None
+
+    def _read_info(self, path: str) -> dict[str, Any]:
+        """Size and version of an object about to be read (a backend may answer it more cheaply than info)."""
+        return self.info(path)
 
     # machinery
     @property
@@ -213,7 +218,7 @@ class RangeFileSystemMixin:
 
     def read_parallel(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of ``path`` (fsspec limits), fetched in parallel parts."""
-        return self._runner.fetch_plan(*self._pinned_read(path, self.info(path), start, end))[0]
+        return self._runner.fetch_plan(*self._pinned_read(path, self._read_info(path), start, end))[0]
 
     async def _read_parallel(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         """Async :meth:`read_parallel`, for the ``_cat_file`` of async backends."""
@@ -234,7 +239,7 @@ class RangeFileSystemMixin:
         object gets the parts in order.
         """
         rpath = self._strip_protocol(rpath)
-        info = self.info(rpath)
+        info = self._read_info(rpath)
         size = info["size"]
         version = self._version_of(info) if self.pins_versions else None
         parts = split_evenly(0, size, self._part_size_for(size))

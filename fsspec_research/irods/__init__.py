@@ -1,0 +1,5 @@
+"""iRODS (``irods://``) on python-irodsclient."""
+
+from .filesystem import IRODSFileSystem
+
+__all__ = ["IRODSFileSystem"]
