@@ -10,7 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from fsspec_research.testing import IRODSServerHandle, SwiftServerHandle, irods_server, swift_server
+from fsspec_research.testing import (
+    IRODSServerHandle,
+    PFSServerHandle,
+    SwiftServerHandle,
+    irods_server,
+    pfs_server,
+    swift_server,
+)
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +45,15 @@ def irods() -> Iterator[IRODSServerHandle]:
 def irods_legacy() -> Iterator[IRODSServerHandle]:
     """The iRODS protocol server announcing 4.2.8 (legacy auth, single-stream transfers)."""
     with irods_server(version="4.2.8") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def pfs() -> Iterator[PFSServerHandle]:
+    """The PFS gRPC server (python-pachyderm talks to it over TCP)."""
+    for name in ("PACH_CONFIG", "PACH_PYTHON_AUTH_TOKEN", "PACH_PYTHON_OIDC_TOKEN"):
+        os.environ.pop(name, None)  # never the user's pachctl context
+    with pfs_server() as srv:
         yield srv
 
 

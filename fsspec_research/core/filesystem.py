@@ -8,6 +8,8 @@ A backend implements a few hooks:
 * ``_version_of(info) -> str | None``: the version token (ETag, checksum, commit id) of an object;
 * ``_pin_version(path) -> str | None`` (optional): the version to pin a ``cat_ranges`` call to;
 * ``_read_info(path)`` (optional): size and version before a whole read, cheaper than ``info``;
+* ``_confirm_version(path, version)`` with ``confirms_versions = True``, for blocking backends whose
+  range reads cannot be conditional: checked once per object after each batch of reads;
 * upload hooks ``_upload_whole``, ``_upload_start``, ``_upload_part``, ``_upload_commit``,
   ``_upload_abort`` (see :class:`~fsspec_research.core.file.ResearchFile`).
 
@@ -53,6 +55,7 @@ class RangeFileSystemMixin:
     upload_part_size: int = 16 * MiB  #: part size of streamed writes
     default_cache_type: str = "parallel"
     pins_versions: bool = False  #: whether ``_version_of`` is meaningful (files then always stat on open)
+    confirms_versions: bool = False  #: whether pins are checked after each batch (``_confirm_version``)
     retry: RetryPolicy = RetryPolicy()
 
     def _configure_core(self, options: dict[str, Any]) -> None:
@@ -91,6 +94,9 @@ class RangeFileSystemMixin:
     def _pin_version(self, path: str) -> str | None:
         return None
 
+    def _confirm_version(self, path: str, version: str) -> None:
+        """Raise :class:`~.errors.ObjectChangedError` unless ``path`` still has ``version``."""
+
     def _read_info(self, path: str) -> dict[str, Any]:
         """Size and version of an object about to be read (a backend may answer it more cheaply than info)."""
         return self.info(path)
@@ -119,14 +125,36 @@ class RangeFileSystemMixin:
             version = versions.get(req.path) if isinstance(versions, dict) else versions
             return self._read_range(req.path, req.start, req.end, version)
 
+        fetch.versions = versions  # type: ignore[attr-defined]
         return fetch
+
+    def _fetch(self, plan: Plan, fetch: Callable[[Request], Any]) -> list[bytes]:
+        """Run ``plan`` on the runner, then confirm its pins (see :meth:`_confirm_version`)."""
+        out = self._runner.fetch_plan(plan, fetch)
+        self._confirm_pins(plan, fetch)
+        return out
+
+    def _iter(self, plan: Plan, fetch: Callable[[Request], Any]) -> Iterator[tuple[int, bytes]]:
+        yield from self._runner.iter_plan(plan, fetch)
+        self._confirm_pins(plan, fetch)
+
+    def _confirm_pins(self, plan: Plan, fetch: Callable[[Request], Any]) -> None:
+        """For backends whose range reads cannot be made conditional (``confirms_versions``): one check per
+        object and batch, after its reads, that the pinned version still holds."""
+        versions = getattr(fetch, "versions", None)
+        if not self.confirms_versions or versions is None:
+            return
+        for path in dict.fromkeys(r.path for r in plan.requests):
+            version = versions.get(path) if isinstance(versions, dict) else versions
+            if version is not None:
+                self._confirm_version(path, version)
 
     # reads
     def read_ranges(
         self, path: str, ranges: Sequence[tuple[int, int]], version: str | None = None
     ) -> list[bytes]:
         """Absolute ``[start, end)`` ranges of one object, each split into parallel parts, no merging."""
-        return self._runner.fetch_plan(self._split_plan(path, ranges), self._fetcher(version))
+        return self._fetch(self._split_plan(path, ranges), self._fetcher(version))
 
     def _split_plan(self, path: str, ranges: Sequence[tuple[int, int]]) -> Plan:
         part = self._part_size_for(sum(e - s for s, e in ranges))
@@ -172,13 +200,13 @@ class RangeFileSystemMixin:
 
         Ranges are merged across gaps up to ``max_gap`` and fetched in parallel, pinned per path.
         """
-        return self._runner.iter_plan(*self._prepare(paths, starts, ends, max_gap, max_block))
+        return self._iter(*self._prepare(paths, starts, ends, max_gap, max_block))
 
     def cat_ranges(self, paths, starts, ends, max_gap=None, on_error="return", max_block=None, **kwargs):
         """Merged, parallel ``cat_ranges``; with ``on_error="return"`` a failing path yields its exception."""
         starts, ends = _broadcast(paths, starts), _broadcast(paths, ends)
         try:
-            return self._runner.fetch_plan(*self._prepare(paths, starts, ends, max_gap, max_block))
+            return self._fetch(*self._prepare(paths, starts, ends, max_gap, max_block))
         except Exception as exc:
             if on_error == "raise":
                 raise
@@ -218,7 +246,7 @@ class RangeFileSystemMixin:
 
     def read_parallel(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of ``path`` (fsspec limits), fetched in parallel parts."""
-        return self._runner.fetch_plan(*self._pinned_read(path, self._read_info(path), start, end))[0]
+        return self._fetch(*self._pinned_read(path, self._read_info(path), start, end))[0]
 
     async def _read_parallel(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         """Async :meth:`read_parallel`, for the ``_cat_file`` of async backends."""
@@ -244,7 +272,7 @@ class RangeFileSystemMixin:
         version = self._version_of(info) if self.pins_versions else None
         parts = split_evenly(0, size, self._part_size_for(size))
         plan = plan_ranges(((rpath, lo, hi) for lo, hi in parts), merge=False)
-        arriving = self._runner.iter_plan(plan, self._fetcher(version))
+        arriving = self._iter(plan, self._fetcher(version))
         callback.set_size(size)
         if isfilelike(lpath):
             _write_in_order(arriving, lpath, callback)

@@ -103,7 +103,8 @@ class IRODSClient:
         with self._lock:
             session, self._session = self._session, None
         if session is not None and self._pid == os.getpid():
-            session.cleanup()
+            with contextlib.suppress(Exception):  # a server gone (or a TLS peer closing first) is fine here
+                session.cleanup()
 
     # catalog
     def data_rows(self, *criteria: Any) -> list[dict[str, Any]]:
@@ -168,7 +169,11 @@ def _collection_row(row: Any) -> dict[str, Any]:
 
 
 class Reader:
-    """An open read descriptor of one data object, on one pooled connection."""
+    """An open read descriptor of one data object, on one pooled connection.
+
+    A read sends its seek and its read requests back to back and then collects the replies (the server
+    answers one connection's requests in order), so a range costs one round trip, not one per request.
+    """
 
     def __init__(self, session: Any, path: str) -> None:
         self.path = path
@@ -177,23 +182,51 @@ class Reader:
 
     def read(self, start: int, length: int) -> bytes:
         """Up to ``length`` bytes from ``start`` (fewer only at the end of the object)."""
-        conn, desc = self._raw.conn, self._raw.desc
-        if self._pos != start:
-            conn.seek_file(desc, start, os.SEEK_SET)
-            self._pos = start
-        chunks = []
-        while length > 0:
-            data = conn.read_file(desc, size=min(length, READ_CHUNK))
-            if not data:
-                break
-            chunks.append(data)
-            length -= len(data)
-            self._pos += len(data)
-        return b"".join(chunks)
+        from irods.api_number import api_number
+        from irods.message import FileSeekResponse
+
+        conn = self._raw.conn
+        seek = self._pos != start
+        sizes = [min(READ_CHUNK, length - lo) for lo in range(0, length, READ_CHUNK)]
+        try:
+            if seek:
+                conn.send(self._request(api_number["DATA_OBJ_LSEEK_AN"], offset=start))
+            for size in sizes:
+                conn.send(self._request(api_number["DATA_OBJ_READ_AN"], length=size))
+            if seek and conn.recv().get_main_message(FileSeekResponse).offset != start:
+                raise OSError(errno.EIO, f"{self.path}: seek to {start} failed")
+            chunks = [conn.recv().bs or b"" for _ in sizes]
+        except BaseException:
+            self.abandon()  # replies may still be in flight: this connection cannot be reused
+            raise
+        data = b"".join(chunks)
+        self._pos = start + len(data)
+        return data
+
+    def _request(self, api: int, offset: int = 0, length: int = 0) -> Any:
+        from irods.message import OpenedDataObjRequest, StringStringMap, iRODSMessage
+
+        body = OpenedDataObjRequest(
+            l1descInx=self._raw.desc, len=length, whence=os.SEEK_SET, oprType=0, offset=offset,
+            bytesWritten=0, KeyValPair_PI=StringStringMap(),
+        )  # fmt: skip
+        return iRODSMessage("RODS_API_REQ", msg=body, int_info=api)
+
+    def abandon(self) -> None:
+        """Drop this reader's connection without a close exchange (its replies are out of step)."""
+        conn = self._raw.conn
+        with contextlib.suppress(Exception):
+            conn.release(True)
+        with contextlib.suppress(Exception):
+            conn.disconnect()
+        self._file = None
 
     def close(self) -> None:
+        if self._file is None:
+            return
         with contextlib.suppress(Exception):  # a broken connection: PRC has dropped it already
             self._file.close()
+        self._file = None
 
 
 class ReaderCache:

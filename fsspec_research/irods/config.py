@@ -27,6 +27,10 @@ _OPTION_KEYS = {
     "ssl_verify_server": "irods_ssl_verify_server",
     "client_server_policy": "irods_client_server_policy",
     "client_server_negotiation": "irods_client_server_negotiation",
+    "encryption_algorithm": "irods_encryption_algorithm",
+    "encryption_key_size": "irods_encryption_key_size",
+    "encryption_num_hash_rounds": "irods_encryption_num_hash_rounds",
+    "encryption_salt_size": "irods_encryption_salt_size",
 }
 ACCOUNT_OPTIONS = (*_OPTION_KEYS, "password", "irods_env_file", "ticket")
 _REQUIRED = ("irods_host", "irods_port", "irods_user_name", "irods_zone_name")
@@ -85,6 +89,9 @@ def resolve_account(options: Mapping[str, Any], environ: Mapping[str, str] = os.
         names = ", ".join(k.removeprefix("irods_").replace("_name", "") for k in missing)
         where = env_file or "no iRODS environment file (~/.irods/irods_environment.json)"
         raise ValueError(f"iRODS connection settings missing: {names} (from {where} and storage_options)")
+    ca_file = settings.get("irods_ssl_ca_certificate_file")
+    if ca_file and not os.path.exists(os.path.expanduser(ca_file)):
+        raise FileNotFoundError(2, "iRODS SSL CA certificate file not found", ca_file)
     password = options.get("password")
     if password is None and settings["irods_user_name"] != "anonymous":
         password = _read_auth_file(env_file, environ)

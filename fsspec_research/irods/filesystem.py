@@ -54,6 +54,7 @@ class IRODSFileSystem(IRODSUploads, IRODSMetadata, RangeFileSystemMixin, Abstrac
     protocol = ("irods",)
     root_marker = "/"
     pins_versions = True
+    confirms_versions = True
     concurrency = 8
     upload_concurrency = 4
     min_part_size = 4 * MiB
@@ -286,8 +287,9 @@ class IRODSFileSystem(IRODSUploads, IRODSMetadata, RangeFileSystemMixin, Abstrac
         return self._irods(path, self._read_with_reader, path, start, end, version)
 
     def _read_with_reader(self, path: str, start: int, end: int, version: str | None) -> bytes:
-        """Read through this worker's open descriptor of ``path``; then check the catalog still shows
-        ``version``, so bytes of a replaced object (iRODS overwrites replicas in place) never pass."""
+        """Read through this worker's open descriptor of ``path`` for ``version``. The core then confirms,
+        once per batch, that the catalog still shows that version (:meth:`_confirm_version`): iRODS
+        overwrites replicas in place, so bytes of a replaced object must not pass unnoticed."""
         readers = self._runner.worker_local("irods-readers", ReaderCache)
         key = (path, version)
         reader = readers.get(key)
@@ -295,16 +297,15 @@ class IRODSFileSystem(IRODSUploads, IRODSMetadata, RangeFileSystemMixin, Abstrac
             reader = Reader(self.client.session, path)
             readers.put(key, reader)
         try:
-            data = reader.read(start, end - start)
+            return reader.read(start, end - start)
         except BaseException:
             readers.drop(key)
             raise
-        if version is not None:
-            current = self._stat(path, cached=False).get("version")
-            if current != version:
-                readers.drop(key)
-                raise ObjectChangedError(path, "its replica changed since it was opened")
-        return data
+
+    def _confirm_version(self, path: str, version: str) -> None:
+        current = self._stat(path, cached=False).get("version")
+        if current != version:
+            raise ObjectChangedError(path, "its replica changed since it was opened")
 
     def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
         return self.read_parallel(path, start, end)

@@ -9,6 +9,7 @@ import pytest
 
 from fsspec_research.irods import IRODSFileSystem
 from fsspec_research.irods.config import resolve_account
+from fsspec_research.testing import irods_server
 
 
 def test_the_environment_file_and_irodsA_are_used(irods, tmp_path, monkeypatch):
@@ -75,3 +76,16 @@ def test_secrets_stay_out_of_repr_and_pickles_rebuild_lazily(irods, fs, root):
 def test_a_path_outside_the_zone_is_not_found(fs):
     with pytest.raises(FileNotFoundError, match="otherZone"):
         fs.ls("/otherZone/home")
+
+
+def test_ssl_negotiation_and_a_missing_ca_file(tmp_path, login):
+    with irods_server(ssl=True) as srv:
+        fs = login(srv.storage_options)
+        try:
+            path = f"{fs._strip_protocol(srv.root)}/over-tls.bin"
+            fs.pipe(path, b"encrypted on the wire")
+            assert fs.cat_file(path) == b"encrypted on the wire"
+        finally:
+            fs.close()
+        with pytest.raises(FileNotFoundError, match=r"missing\.pem"):
+            login({**srv.storage_options, "ssl_ca_certificate_file": str(tmp_path / "missing.pem")})

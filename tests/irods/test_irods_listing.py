@@ -61,7 +61,9 @@ def test_listing_pages_past_500_rows(fs, root):
     assert fs.du(f"{root}/many") == 0
 
 
-@pytest.mark.parametrize("name", ["quote'in name.txt", "ünïcödé ✓.csv", 'dq"and&amp;.txt', "sp ace"])
+@pytest.mark.parametrize(
+    "name", ["quote'in name.txt", "ünïcödé ✓.csv", 'dq"and&amp;.txt', "sp ace", "tab\there", "<tag>"]
+)
 def test_odd_names_round_trip(fs, root, name):
     fs.pipe(f"{root}/{name}", name.encode())
     assert fs.ls(root, detail=False) == [f"{root}/{name}"]

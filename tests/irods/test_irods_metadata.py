@@ -68,6 +68,20 @@ def test_a_read_ticket_gives_anonymous_read_access(irods, fs, root, login):
     fs.delete_ticket(ticket)
 
 
+def test_a_read_ticket_does_not_allow_writes(irods, fs, root, login):
+    path = f"{root}/read-only.txt"
+    fs.pipe(path, b"keep me")
+    ticket = fs.issue_ticket(path, "read")
+    bob = login({**irods.storage_options, "user": "bob", "password": irods.users["bob"]}, ticket=ticket)
+    try:
+        assert bob.cat_file(path) == b"keep me"
+        with pytest.raises(PermissionError, match=r"read-only\.txt"):
+            bob.pipe(path, b"changed")
+    finally:
+        bob.close()
+    assert fs.cat_file(path) == b"keep me"
+
+
 def test_an_expired_ticket_is_refused(irods, fs, root, login):
     path = f"{root}/old.txt"
     fs.pipe(path, b"x")
