@@ -9,6 +9,7 @@ this module only.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
 import threading
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..core.errors import Fault, Kind
-from .urls import DEFAULT_PROJECT, PFSPath
+from .urls import DEFAULT_PROJECT, PFSPath, is_commit_id
 
 __all__ = ["PFSClient", "classify_pfs"]
 
@@ -90,14 +91,19 @@ class PFSClient:
         tls: bool | None = None,
         root_certs: bytes | None = None,
         timeout: float = 60.0,
+        connections: int = 4,
     ) -> None:
         self.host, self.port = host, int(port)
         self.tls, self.timeout = tls, timeout
+        self.connections = connections
         self._auth_token, self._root_certs = auth_token, root_certs
         self._client: Any = None
         self._stub: Any = None
+        self._read_stubs: list[Any] = []
         self._pid = 0
         self._lock = threading.Lock()
+        self._thread = threading.local()
+        self._threads = itertools.count()
 
     def __repr__(self) -> str:
         scheme = "grpcs" if self.tls or self._root_certs else "grpc"
@@ -116,21 +122,46 @@ class PFSClient:
         self.stub  # noqa: B018  (connects)
         return self._client
 
+    def read_stub(self) -> Any:
+        """The stub of this thread's read connection: gRPC multiplexes every stream of a channel over one
+        TCP connection, so parallel reads spread over ``connections`` channels of their own."""
+        stub = self.stub
+        index = getattr(self._thread, "index", None)
+        if index is None:
+            index = self._thread.index = next(self._threads)
+        stubs = self._read_stubs
+        return stubs[index % len(stubs)] if stubs else stub
+
     def _connect(self) -> None:
         import python_pachyderm
+        from python_pachyderm import client as pachyderm_client
         from python_pachyderm.proto.v2.pfs import pfs_pb2_grpc
+        from python_pachyderm.service import GRPC_CHANNEL_OPTIONS
 
         client = python_pachyderm.Client(
             host=self.host, port=self.port, auth_token=self._auth_token, root_certs=self._root_certs,
             tls=self.tls, use_default_host=False,
         )  # fmt: skip
-        self._client, self._stub, self._pid = client, pfs_pb2_grpc.APIStub(client._channel), os.getpid()
+        options = [*GRPC_CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]  # a connection of its own
+        channels = [
+            pachyderm_client._apply_metadata_interceptor(  # the token, as on the client's own channel
+                pachyderm_client._create_channel(client.address, client.root_certs, options=options),
+                client._metadata,
+            )
+            for _ in range(self.connections - 1)
+        ]
+        self._client, self._pid = client, os.getpid()
+        self._channels = [client._channel, *channels]
+        self._read_stubs = [pfs_pb2_grpc.APIStub(c) for c in self._channels]
+        self._stub = self._read_stubs[0]
 
     def close(self) -> None:
         with self._lock:
-            client, self._client, self._stub = self._client, None, None
+            client, self._client, self._stub, self._read_stubs = self._client, None, None, []
+            channels, self._channels = getattr(self, "_channels", []), []
         if client is not None and self._pid == os.getpid():
-            client._channel.close()
+            for channel in channels:
+                channel.close()
 
     # messages
     @staticmethod
@@ -145,7 +176,7 @@ class PFSClient:
 
         ref = where.ref if ref is None else ref
         repo = self.repo(where)
-        if re.match(r"^[a-zA-Z0-9_-]+$", ref) and not re.match(r"^[0-9a-f]{32}$", ref):
+        if re.match(r"^[a-zA-Z0-9_-]+$", ref) and not is_commit_id(ref):
             return pfs_pb2.Commit(branch=pfs_pb2.Branch(repo=repo, name=ref))
         return pfs_pb2.Commit(id=ref, branch=pfs_pb2.Branch(repo=repo))
 
@@ -293,7 +324,7 @@ class PFSClient:
             file=self.file(where, commit_id, glob_escape(where.path)), offset=start
         )
         deadline = self.timeout + (length or 0) / MiB  # the timeout plus a second per MiB
-        return self.stub.GetFile(request, timeout=deadline)
+        return self.read_stub().GetFile(request, timeout=deadline)
 
     def modify(self, commit: Any, operations: Iterator[Any]) -> None:
         """One ModifyFile request: ``operations`` (ModifyFileRequest messages) applied to ``commit``."""

@@ -30,7 +30,7 @@ from .writes import PFSTransaction, PFSWrites
 __all__ = ["PFSFileSystem"]
 
 MiB = 2**20
-_OPTIONS = ("host", "port", "auth_token", "tls", "root_certs", "timeout")
+_OPTIONS = ("host", "port", "auth_token", "tls", "root_certs", "timeout", "connections")
 _FSSPEC_OPTIONS = ("use_listings_cache", "listings_expiry_time", "max_paths", "skip_instance_cache")
 _IGNORED = ("asynchronous", "loop")
 _MAGIC = re.compile(r"[*?\[{]")
@@ -39,11 +39,11 @@ _MAGIC = re.compile(r"[*?\[{]")
 class PFSFileSystem(PFSWrites, RangeFileSystemMixin, AbstractFileSystem):
     """Pachyderm PFS through python-pachyderm.
 
-    Connection: storage options ``host`` and ``port`` (or ``pfs://`` URLs with a pachd address are not
-    used: the address is always explicit or from the pachctl config), ``auth_token``, ``tls``,
-    ``root_certs`` (PEM bytes or a file path); else the active context of the pachctl config
+    Connection: storage options ``host``, ``port``, ``auth_token``, ``tls``, ``root_certs`` (PEM bytes
+    or a file path); else the active context of the pachctl config
     (``$PACH_CONFIG`` or ``~/.pachyderm/config.json``), as python-pachyderm reads it. ``timeout``:
-    seconds a request may take (default 60; reads get a second more per MiB).
+    seconds a request may take (default 60; reads get a second more per MiB); ``connections``: TCP
+    connections (gRPC channels) parallel reads spread over (default 4).
     """
 
     protocol = ("pfs",)
@@ -53,10 +53,12 @@ class PFSFileSystem(PFSWrites, RangeFileSystemMixin, AbstractFileSystem):
     concurrency = 8
     upload_concurrency = 2
     upload_part_size = 32 * MiB
-    max_gap = 19 * MiB  # a ranged read costs a whole server message (up to 19 MiB) anyway
-    max_block = 32 * MiB
-    part_size = 32 * MiB
-    min_part_size = 8 * MiB
+    # pachd sends a file in 19 MiB messages counted from the read's offset, and a ranged read costs at
+    # least its first message: ranges closer than that are merged, and reads are cut in whole messages
+    max_gap = 19 * MiB
+    max_block = 38 * MiB
+    part_size = 19 * MiB
+    min_part_size = 19 * MiB
     default_block_size = 8 * MiB
 
     def __init__(self, **options: Any) -> None:
@@ -347,7 +349,11 @@ def _connection(options: dict[str, Any]) -> dict[str, Any]:
     if isinstance(certs, str):
         with open(certs, "rb") as f:
             settings["root_certs"] = f.read()
-    return {**settings, "timeout": float(options.get("timeout", 60.0))}
+    return {
+        **settings,
+        "timeout": float(options.get("timeout", 60.0)),
+        "connections": int(options.get("connections", 4)),
+    }
 
 
 def _time(value: Any) -> datetime | None:

@@ -1,9 +1,9 @@
 """``pfs://[project/]repo@ref/path`` paths.
 
-``ref`` is a branch (``master``), a commit id (32 hex digits) or an ancestry such as ``master^2`` or
-``master.1``, as Pachyderm accepts it. Without ``@ref`` a path names a repo (whose entries are its
-branches); an empty path is the top level, listing every repo (``project/repo`` outside the default
-project).
+``ref`` is a branch (``master``), a commit id (uuid4 hex, as pachd makes them) or an ancestry
+such as ``master^2`` or ``master.1``, as Pachyderm accepts it. Without ``@ref`` a path names a
+repo (whose entries are its branches); an empty path is the top level, listing every repo
+(``project/repo`` outside the default project).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_PROJECT", "PFSPath", "parse"]
+__all__ = ["DEFAULT_PROJECT", "PFSPath", "is_commit_id", "parse"]
 
 DEFAULT_PROJECT = "default"
 _NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
-_COMMIT_ID = re.compile(r"^[0-9a-f]{32}$")
+_COMMIT_ID = re.compile(r"^[0-9a-f]{12}4[0-9a-f]{19}$")  # pachd's commit ids are uuid4 hex
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class PFSPath:
 
     @property
     def is_commit_id(self) -> bool:
-        return _COMMIT_ID.match(self.ref) is not None
+        return is_commit_id(self.ref)
 
     @property
     def repo_name(self) -> str:
@@ -53,6 +53,10 @@ class PFSPath:
             return self.repo_name
         tail = self.path.rstrip("/")
         return f"{self.repo_name}@{self.ref}{tail}"
+
+
+def is_commit_id(ref: str) -> bool:
+    return _COMMIT_ID.match(ref) is not None
 
 
 def parse(path: str) -> PFSPath:
