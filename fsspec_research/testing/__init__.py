@@ -19,17 +19,26 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._handle import ServerHandle
     from .http import HttpServerHandle, HttpStats, http_server
+    from .irods import IRODSServerHandle, irods_server
     from .netem import Netem, NetemStats
+    from .pfs import PFSServerHandle, pfs_server
+    from .s3 import S3ServerHandle, s3_server
     from .swift import SwiftServerHandle, swift_server
 
 __all__ = [
     "HttpServerHandle",
     "HttpStats",
+    "IRODSServerHandle",
     "Netem",
     "NetemStats",
+    "PFSServerHandle",
+    "S3ServerHandle",
     "ServerHandle",
     "SwiftServerHandle",
     "http_server",
+    "irods_server",
+    "pfs_server",
+    "s3_server",
     "swift_server",
 ]
 
@@ -40,6 +49,12 @@ _LAZY = {
     "http_server": ".http",
     "HttpServerHandle": ".http",
     "HttpStats": ".http",
+    "irods_server": ".irods",
+    "pfs_server": ".pfs",
+    "PFSServerHandle": ".pfs",
+    "IRODSServerHandle": ".irods",
+    "s3_server": ".s3",
+    "S3ServerHandle": ".s3",
     "swift_server": ".swift",
     "SwiftServerHandle": ".swift",
 }

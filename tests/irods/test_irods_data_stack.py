@@ -72,3 +72,25 @@ def test_dask_reads_many_files(irods, fs, root):
     assert ddf.npartitions == 6
     total = ddf["n"].sum().compute(scheduler="threads")
     assert total == sum(FRAME["n"].sum() + 4 * 10 * i for i in range(6))
+
+
+def test_dask_distributed_workers_in_other_processes(irods, fs, root):
+    """The filesystem is pickled to worker processes, which log in on their own."""
+    import os
+
+    import distributed
+
+    for i in range(4):
+        fs.pipe(f"{root}/dist/p{i}.csv", FRAME.assign(n=FRAME["n"] * i).to_csv(index=False).encode())
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        ddf = dd.read_csv(url(f"{root}/dist/p*.csv"), storage_options=irods.storage_options)
+        assert int(client.compute(ddf["n"].sum()).result()) == sum(
+            int(FRAME["n"].sum()) * i for i in range(4)
+        )
+        pids = client.run(os.getpid)
+        assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()

@@ -49,3 +49,25 @@ def test_dask_reads_many_files(pfs, fs, root):
     assert ddf["cells"].sum().compute(scheduler="threads") == sum(
         FRAME["cells"].sum() + 3 * i for i in range(5)
     )
+
+
+def test_dask_distributed_workers_in_other_processes(pfs, fs, root):
+    """The filesystem is pickled to worker processes, which open their own gRPC channels."""
+    import os
+
+    import distributed
+
+    fs.pipe({f"{root}/dist/{i}.csv": FRAME.assign(cells=FRAME["cells"] * i).to_csv(index=False).encode()
+             for i in range(4)})  # fmt: skip
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        ddf = dd.read_csv(f"pfs://{root}/dist/*.csv", storage_options=pfs.storage_options)
+        assert int(client.compute(ddf["cells"].sum()).result()) == sum(
+            int(FRAME["cells"].sum()) * i for i in range(4)
+        )
+        pids = client.run(os.getpid)
+        assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
