@@ -12,7 +12,7 @@ import errno
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..core.errors import Fault, Kind
@@ -75,6 +75,7 @@ class IRODSClient:
         self.account = account
         self.timeout = timeout
         self._session: Any = None
+        self._catalogs: list[Any] = []  # idle sessions for paged queries
         self._pid = 0
         self._lock = threading.Lock()
 
@@ -83,8 +84,24 @@ class IRODSClient:
         if self._session is None or self._pid != os.getpid():
             with self._lock:
                 if self._session is None or self._pid != os.getpid():
-                    self._session, self._pid = self._connect(), os.getpid()
+                    self._session, self._catalogs, self._pid = self._connect(), [], os.getpid()
         return self._session
+
+    @contextlib.contextmanager
+    def catalog(self) -> Iterator[Any]:
+        """A session used by the calling thread alone, for queries that may page: python-irodsclient asks
+        for a query's next page on any idle connection of the session's pool, whose agent does not know
+        that query (the listing then ends early, silently); a one-connection session pages correctly."""
+        self.session  # noqa: B018  (a new process starts afresh)
+        with self._lock:
+            session = self._catalogs.pop() if self._catalogs else None
+        if session is None:
+            session = self._connect()
+        try:
+            yield session
+        finally:
+            with self._lock:
+                self._catalogs.append(session)
 
     def _connect(self) -> Any:
         from irods.session import iRODSSession
@@ -101,10 +118,13 @@ class IRODSClient:
     def close(self) -> None:
         """Disconnect this process's connections."""
         with self._lock:
-            session, self._session = self._session, None
-        if session is not None and self._pid == os.getpid():
-            with contextlib.suppress(Exception):  # a server gone (or a TLS peer closing first) is fine here
-                session.cleanup()
+            sessions, self._session, self._catalogs = [self._session, *self._catalogs], None, []
+        if self._pid != os.getpid():
+            return
+        for session in sessions:
+            if session is not None:
+                with contextlib.suppress(Exception):  # a server gone (or a TLS peer closing first) is fine
+                    session.cleanup()
 
     # catalog
     def data_rows(self, *criteria: Any) -> list[dict[str, Any]]:
@@ -116,7 +136,8 @@ class IRODSClient:
             DataObject.create_time, DataObject.checksum, DataObject.replica_number,
             DataObject.replica_status, DataObject.resource_name, DataObject.owner_name,
         )  # fmt: skip
-        return [_data_row(r) for r in self.session.query(*columns).filter(*criteria)]
+        with self.catalog() as session:
+            return [_data_row(r) for r in session.query(*columns).filter(*criteria)]
 
     def collection_rows(self, *criteria: Any) -> list[dict[str, Any]]:
         from irods.models import Collection
@@ -128,7 +149,8 @@ class IRODSClient:
             Collection.create_time,
             Collection.owner_name,
         )
-        return [_collection_row(r) for r in self.session.query(*columns).filter(*criteria)]
+        with self.catalog() as session:
+            return [_collection_row(r) for r in session.query(*columns).filter(*criteria)]
 
     def server_checksum(self, path: str, force: bool = False) -> str:
         """The checksum the server holds for ``path``, computing and registering it if there is none."""

@@ -48,15 +48,15 @@ class IRODSFileSystem(IRODSUploads, IRODSMetadata, RangeFileSystemMixin, Abstrac
 
     Other options: ``timeout`` (seconds a connection may wait for the server, default 60), ``trash``
     (``rm`` moves to the zone's trash instead of deleting; default False), and the core's tuning
-    options (``concurrency`` = connections used for parallel reads, default 8; ``block_size``, ...).
+    options (``concurrency`` = connections used for parallel reads, default 16; ``block_size``, ...).
     """
 
     protocol = ("irods",)
     root_marker = "/"
     pins_versions = True
     confirms_versions = True
-    concurrency = 8
-    upload_concurrency = 4
+    concurrency = 16  # connections for parallel reads (PRC's parallel transfers use up to 16 too)
+    upload_concurrency = 8
     min_part_size = 4 * MiB
 
     def __init__(self, **options: Any) -> None:

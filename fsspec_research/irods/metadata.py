@@ -28,7 +28,9 @@ class IRODSMetadata:
     def get_metadata(self, path: str, _kind: str | None = None) -> list[AVU]:
         """The AVUs of a data object or collection, sorted."""
         path = self._strip_protocol(path)
-        avus = self._irods(path, self.client.session.metadata.get, self._model(path, _kind), path)
+        model = self._model(path, _kind)
+        with self.client.catalog() as session:
+            avus = self._irods(path, session.metadata.get, model, path)
         return sorted((m.name, m.value, m.units or None) for m in avus)
 
     def add_metadata(self, path: str, name: str, value: str, units: str | None = None) -> None:

@@ -61,6 +61,17 @@ def test_listing_pages_past_500_rows(fs, root):
     assert fs.du(f"{root}/many") == 0
 
 
+def test_paged_listings_are_complete_after_parallel_transfers(fs, root):
+    """python-irodsclient sends a query's next page to any idle pooled connection, whose agent does not
+    know the query: after a parallel write leaves several idle connections, listings must still page."""
+    fs.pipe(f"{root}/big.bin", b"x" * (fs.upload_part_size * 4 + 1))  # parts on several connections
+    assert len(fs.client.session.pool.idle) > 1
+    fs.pipe({f"{root}/many/{i:04d}": b"" for i in range(530)})
+    fs.invalidate_cache()
+    assert len(fs.ls(f"{root}/many")) == 530
+    assert len(fs.find(root)) == 531
+
+
 @pytest.mark.parametrize(
     "name", ["quote'in name.txt", "ünïcödé ✓.csv", 'dq"and&amp;.txt', "sp ace", "tab\there", "<tag>"]
 )

@@ -165,3 +165,15 @@ def test_writes_on_an_old_server_go_through_one_descriptor(irods_legacy, login):
     finally:
         fs.rm(path)
         fs.close()
+
+
+def test_writes_go_to_the_default_resource_and_info_shows_replicas(irods, login, root):
+    fs = login(irods.storage_options, default_resource="demoResc")
+    try:
+        fs.pipe(f"{root}/r.txt", b"on demoResc")
+        replicas = fs.info(f"{root}/r.txt")["replicas"]
+        assert [(r["number"], r["resource"], r["status"], r["size"]) for r in replicas] == [
+            (0, "demoResc", "good", 11)
+        ]
+    finally:
+        fs.close()
