@@ -75,22 +75,27 @@ def test_dask_reads_many_files(irods, fs, root):
 
 
 def test_dask_distributed_workers_in_other_processes(irods, fs, root):
-    """The filesystem is pickled to worker processes, which log in on their own."""
+    """50 CSV files read by worker processes, to which the filesystem is pickled; each logs in itself."""
     import os
 
     import distributed
 
-    for i in range(4):
-        fs.pipe(f"{root}/dist/p{i}.csv", FRAME.assign(n=FRAME["n"] * i).to_csv(index=False).encode())
+    fs.pipe(
+        {
+            f"{root}/dist/p{i:02d}.csv": FRAME.assign(n=FRAME["n"] * i).to_csv(index=False).encode()
+            for i in range(50)
+        }
+    )
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        ddf = dd.read_csv(url(f"{root}/dist/p*.csv"), storage_options=irods.storage_options)
+        ddf = dd.read_csv(url(f"{root}/dist/*.csv"), storage_options=irods.storage_options)
+        assert ddf.npartitions == 50
         assert int(client.compute(ddf["n"].sum()).result()) == sum(
-            int(FRAME["n"].sum()) * i for i in range(4)
+            int(FRAME["n"].sum()) * i for i in range(50)
         )
         pids = client.run(os.getpid)
         assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()

@@ -82,15 +82,19 @@ DESELECTED: dict[str, str] = {
     "_obeys_default_resource_setting__issue_459": _REPL,
     _D + "test_handling_of_termination_signals_during_multithread_get__issue_722": _SLOW,
     _D + "test_handling_of_termination_signals_during_multithread_put__issue_722": _SLOW,
-    _M + "test_atomic_metadata_operation_for_resource_244": _RESC,
-    _M + "test_atomic_metadata_operations_255": _RESC,
-    _M + "test_replica_truncate_json_error__issue_606": _TRUNC,
     _Q + "test_rules_query__267": "runs a rule (625); rules are out of scope",
     _S + "test_list_specific_queries": _SPECQ,
     _S + "test_list_specific_queries_with_arguments": _SPECQ,
     _S + "test_query_data_name_and_id": _SPECQ,
     _S + "test_query_data_name_and_id_no_columns": _SPECQ,
     _S + "test_register_query_twice": _SPECQ,
+}
+
+# Run (meta_test runs in full) but expected to fail, for these reasons.
+KNOWN_FAILURES: dict[str, str] = {
+    "meta_test.TestMeta.test_atomic_metadata_operation_for_resource_244": _RESC,
+    "meta_test.TestMeta.test_atomic_metadata_operations_255": _RESC,
+    "meta_test.TestMeta.test_replica_truncate_json_error__issue_606": _TRUNC,
 }
 
 _NEEDS_FORCE = _V43 + " (create needs forceFlag)"
@@ -194,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         f"failed, {r.skipped} skipped, {r.deselected} deselected in {r.seconds:.0f} s"
     )
     for name in r.failures:
-        print(f"  FAILED {name}")
-    return 1 if r.failed or r.errors else 0
+        print(f"  FAILED {name}: {KNOWN_FAILURES.get(name, 'UNEXPECTED')}")
+    return 1 if set(r.failures) - set(KNOWN_FAILURES) else 0
 
 
 if __name__ == "__main__":
