@@ -56,6 +56,7 @@ class RangeFileSystemMixin:
     default_cache_type: str = "parallel"
     pins_versions: bool = False  #: whether ``_version_of`` is meaningful (files then always stat on open)
     confirms_versions: bool = False  #: whether pins are checked after each batch (``_confirm_version``)
+    merge_adjacent: bool = False  #: join touching ranges of one read (e.g. cache blocks) before splitting
     retry: RetryPolicy = RetryPolicy()
 
     def _configure_core(self, options: dict[str, Any]) -> None:
@@ -158,7 +159,7 @@ class RangeFileSystemMixin:
 
     def _split_plan(self, path: str, ranges: Sequence[tuple[int, int]]) -> Plan:
         part = self._part_size_for(sum(e - s for s, e in ranges))
-        return plan_ranges(((path, s, e) for s, e in ranges), part_size=part, merge=False)
+        return plan_ranges(((path, s, e) for s, e in ranges), part_size=part, merge=self.merge_adjacent)
 
     def _part_size_for(self, total: int) -> int:
         """Part size that spreads ``total`` bytes over the parallel streams: a single missed cache
@@ -244,9 +245,12 @@ class RangeFileSystemMixin:
                 out[i] = data
         return out
 
-    def read_parallel(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
-        """Bytes ``[start, end)`` of ``path`` (fsspec limits), fetched in parallel parts."""
-        return self._fetch(*self._pinned_read(path, self._read_info(path), start, end))[0]
+    def read_parallel(
+        self, path: str, start: int | None = None, end: int | None = None, info: dict | None = None
+    ) -> bytes:
+        """Bytes ``[start, end)`` of ``path`` (fsspec limits), fetched in parallel parts (``info``: the
+        path's info when the caller has it already)."""
+        return self._fetch(*self._pinned_read(path, info or self._read_info(path), start, end))[0]
 
     async def _read_parallel(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         """Async :meth:`read_parallel`, for the ``_cat_file`` of async backends."""

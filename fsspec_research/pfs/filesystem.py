@@ -49,6 +49,7 @@ class PFSFileSystem(PFSWrites, RangeFileSystemMixin, AbstractFileSystem):
     protocol = ("pfs",)
     root_marker = ""
     pins_versions = True
+    merge_adjacent = True  # adjacent cache blocks: one stream, not one whole server message each
     transaction_type = PFSTransaction
     concurrency = 8
     upload_concurrency = 2
@@ -313,7 +314,7 @@ class PFSFileSystem(PFSWrites, RangeFileSystemMixin, AbstractFileSystem):
         info = self.info(path)
         if info["type"] != "file":
             raise IsADirectoryError(errno.EISDIR, "is a directory", self._strip_protocol(path))
-        return self.read_parallel(path, start, end)
+        return self.read_parallel(path, start, end, info=info)
 
     def get_file(
         self, rpath: str, lpath: Any, callback: Any = None, outfile: Any = None, **kwargs: Any

@@ -1,8 +1,10 @@
 """Ranged reads over GetFile streams, which take an offset and no length.
 
-A read opens a stream at its start, takes the bytes it needs and leaves the stream idle, keyed by where it
-now stands: the next read starting exactly there (sequential reading, read-ahead, the next part of a
-whole-file read) continues it instead of opening another. Idle streams beyond a few are cancelled.
+A read opens a stream at its start and takes the bytes it needs. If it stopped inside a server message,
+the rest of that message is already here: the stream is left idle, keyed by where it now stands, and the
+next read starting exactly there (sequential reading, read-ahead) continues it instead of opening
+another. A stream that stopped between messages is cancelled (kept, it would receive a whole message
+more), as are idle streams beyond a few.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ class _Stream:
     def __init__(self, messages: Any, position: int) -> None:
         self.messages = messages
         self.position = position
-        self.leftover = b""
+        self.leftover = memoryview(b"")  # the rest of the last message received (not copied)
         self.ended = False
 
     def read(self, length: int) -> bytes:
@@ -35,7 +37,7 @@ class _Stream:
             if message is None:
                 self.ended = True
                 break
-            data = message.value
+            data = memoryview(message.value)
             need = length - got
             chunks.append(data[:need])
             self.leftover = data[need:]
@@ -69,8 +71,8 @@ class StreamPool:
         except BaseException:
             stream.cancel()
             raise
-        if stream.ended or len(data) < length:
-            stream.cancel()
+        if stream.ended or len(data) < length or not stream.leftover:
+            stream.cancel()  # kept only mid-message: a stream between messages would fetch one more
         else:
             self._keep(commit, where.path, stream)
         return data

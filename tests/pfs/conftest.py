@@ -41,14 +41,3 @@ def repo(fs: PFSFileSystem) -> Iterator[str]:
 def root(repo: str) -> str:
     """``<fresh repo>@master``: where a test may write."""
     return f"{repo}@master"
-
-
-def head(fs: PFSFileSystem, root: str) -> str:
-    return fs.resolve(root)
-
-
-def commits(fs: PFSFileSystem, root: str) -> list[str]:
-    """Commit ids of the branch, newest first."""
-    from fsspec_research.pfs.urls import parse
-
-    return [c.commit.id for c in fs.client.list_commits(parse(root), parse(root).ref)]

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from conftest import commits, head
+
+from fsspec_research.pfs import PFSFileSystem
+
+
+def head(fs: PFSFileSystem, root: str) -> str:
+    return fs.resolve(root)
+
+
+def commits(fs: PFSFileSystem, root: str) -> list[str]:
+    """Commit ids of the branch, newest first."""
+    from fsspec_research.pfs.urls import parse
+
+    return [c.commit.id for c in fs.client.list_commits(parse(root), parse(root).ref)]
 
 
 def test_each_write_is_one_commit(fs, root):
