@@ -5,12 +5,23 @@
 writes are the target's; ``open`` returns a :class:`~fsspec_research.core.file.ResearchFile` whose
 cache misses become merged parallel range requests through the target's ``cat_file``, and
 ``cat_ranges`` merges across ``max_gap`` and runs in parallel.
+
+A target that ignores byte ranges (a server answering a ranged GET with the whole object, a filesystem
+raising ``NotImplementedError``) is found on the first read, which runs alone; from then on
+:class:`RangesUnsupportedWarning` is issued once and every read of an object fetches it whole, once per
+call (files opened afterwards hold it whole), and slices it here: slower, never wrong bytes.
+With ``asynchronous=True`` (as zarr opens stores) an async target is made asynchronous too and the
+coroutine API (``_cat_file``, ``_cat_ranges``, ``_info``, ``_pipe_file``, ...) is served.
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import tempfile
+import threading
+import warnings
 from typing import Any
 
 import fsspec
@@ -18,14 +29,25 @@ from fsspec.implementations.chained import ChainedFileSystem
 
 from .core.errors import translate
 from .core.filesystem import RangeFileSystemMixin
+from .core.ranges import plan_ranges
 
-__all__ = ["ParallelFileSystem"]
+__all__ = ["ParallelFileSystem", "RangesUnsupportedWarning"]
+
+WHOLE = 2**62  #: gap, block and part size that plan one request per object (whole reads)
 
 _DELEGATED = (
     "ls", "info", "exists", "isdir", "isfile", "find", "glob", "walk", "du", "size", "ukey", "modified",
     "created", "mkdir", "makedirs", "rmdir", "rm_file", "rm", "cp_file", "mv", "put_file", "pipe_file",
     "checksum", "invalidate_cache",
 )  # fmt: skip
+_DELEGATED_ASYNC = (
+    "_info", "_exists", "_isdir", "_isfile", "_size", "_ls", "_find", "_rm", "_rm_file", "_pipe_file",
+    "_put_file", "_mkdir", "_makedirs",
+)  # fmt: skip
+
+
+class RangesUnsupportedWarning(UserWarning):
+    """The target ignores byte ranges: ``parallel::`` reads whole objects instead."""
 
 
 class ParallelFileSystem(RangeFileSystemMixin, ChainedFileSystem):
@@ -52,8 +74,15 @@ class ParallelFileSystem(RangeFileSystemMixin, ChainedFileSystem):
         if fs is None:
             if target_protocol is None:
                 raise ValueError("parallel:: needs a target: target_protocol=... or fs=...")
-            fs = fsspec.filesystem(target_protocol, **(target_options or {}))
+            target_options = dict(target_options or {})
+            if options.get("asynchronous") and fsspec.get_filesystem_class(target_protocol).async_impl:
+                target_options.setdefault("asynchronous", True)
+                target_options.setdefault("loop", options.get("loop"))
+            fs = fsspec.filesystem(target_protocol, **target_options)
         self.fs = fs
+        self.ranges_supported: bool | None = None  #: found on the first read (``None``: not yet known)
+        self._probe_lock = threading.Lock()
+        self._aprobe_lock: asyncio.Lock | None = None
 
     @property
     def async_impl(self) -> bool:  # type: ignore[override]
@@ -62,6 +91,10 @@ class ParallelFileSystem(RangeFileSystemMixin, ChainedFileSystem):
     @property
     def loop(self):
         return self.fs.loop
+
+    @property
+    def asynchronous(self) -> bool:
+        return getattr(self.fs, "asynchronous", False)
 
     @classmethod
     def _strip_protocol(cls, path: str) -> str:
@@ -76,19 +109,110 @@ class ParallelFileSystem(RangeFileSystemMixin, ChainedFileSystem):
     def _read_range(self, path: str, start: int, end: int, version: str | None) -> Any:
         if self.fs.async_impl:
             return self._read_range_async(path, start, end)
+        if self.ranges_supported is None:
+            with self._probe_lock:  # the first read runs alone: a target without ranges sends it all
+                if self.ranges_supported is None:
+                    return self._read_range_sync(path, start, end)
+        return self._read_range_sync(path, start, end)
+
+    def _read_range_sync(self, path: str, start: int, end: int) -> bytes:
         try:
-            return self.retry.call(self.fs.cat_file, path, start=start, end=end)
+            if self.ranges_supported is False:
+                return self.retry.call(self.fs.cat_file, path)[start:end]
+            try:
+                data = self.retry.call(self.fs.cat_file, path, start=start, end=end)
+            except (NotImplementedError, io.UnsupportedOperation) as exc:
+                self._no_ranges(path, f"ranged reads raise {type(exc).__name__}")
+                return self.retry.call(self.fs.cat_file, path)[start:end]
+            return self._checked(path, start, end, data, lambda: self.fs.size(path))
         except Exception as exc:
             raise translate(exc, path) from exc
 
     async def _read_range_async(self, path: str, start: int, end: int) -> bytes:
+        if self.ranges_supported is None:
+            if self._aprobe_lock is None:
+                self._aprobe_lock = asyncio.Lock()
+            async with self._aprobe_lock:
+                if self.ranges_supported is None:
+                    return await self._read_range_async_unlocked(path, start, end)
+        return await self._read_range_async_unlocked(path, start, end)
+
+    async def _read_range_async_unlocked(self, path: str, start: int, end: int) -> bytes:
         try:
-            return await self.retry.acall(self.fs._cat_file, path, start=start, end=end)
+            if self.ranges_supported is False:
+                return (await self.retry.acall(self.fs._cat_file, path))[start:end]
+            try:
+                data = await self.retry.acall(self.fs._cat_file, path, start=start, end=end)
+            except (NotImplementedError, io.UnsupportedOperation) as exc:
+                self._no_ranges(path, f"ranged reads raise {type(exc).__name__}")
+                return (await self.retry.acall(self.fs._cat_file, path))[start:end]
+            short = self.ranges_supported is None and start > 0 and len(data) < end - start
+            size = (await self.fs._info(path))["size"] if short or len(data) > end - start else None
+            return self._checked(path, start, end, data, lambda: size)
         except Exception as exc:
             raise translate(exc, path) from exc
 
+    def _checked(self, path: str, start: int, end: int, data: bytes, size: Any) -> bytes:
+        """``data`` if it is bytes ``[start, end)`` of ``path``; its slice if the target sent it all.
+
+        More bytes than asked means the range was ignored. Fewer is the end of the object, unless (first
+        read only, a short answer from past the start) they are the whole object: ``size()`` tells.
+        """
+        whole = None
+        if len(data) > end - start:
+            whole = f"a range of {end - start} bytes was answered with {len(data)}"
+        elif (
+            self.ranges_supported is None
+            and start > 0
+            and len(data) < end - start
+            and len(data) == size()
+            and len(data) != max(0, min(end, len(data)) - start)
+        ):
+            whole = "a short range was answered with the whole object"
+        if whole is None:
+            self.ranges_supported = True
+            return data
+        if len(data) != size():
+            raise OSError(
+                f"{path}: the target ignores byte ranges ({whole}) and did not send the whole object"
+            )
+        self._no_ranges(path, whole)
+        return data[start:end]
+
+    def _no_ranges(self, path: str, reason: str) -> None:
+        if self.ranges_supported is not False:
+            self.ranges_supported = False
+            warnings.warn(
+                f"parallel:: {self.fs.unstrip_protocol(path)}: the target does not support byte ranges "
+                f"({reason}); reading whole objects instead",
+                RangesUnsupportedWarning,
+                stacklevel=2,
+            )
+
+    # without ranges, one request per object and call (fetched whole by _read_range, sliced here)
+    def _part_size_for(self, total: int) -> int:
+        return WHOLE if self.ranges_supported is False else super()._part_size_for(total)
+
+    def _plan(self, paths, starts, ends, max_gap, max_block, sizes):
+        if self.ranges_supported is False:
+            max_gap = max_block = WHOLE
+        return super()._plan(paths, starts, ends, max_gap, max_block, sizes)
+
+    def _split_plan(self, path: str, ranges):
+        if self.ranges_supported is False:
+            return plan_ranges(((path, s, e) for s, e in ranges), WHOLE)
+        return super()._split_plan(path, ranges)
+
+    def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
+        if mode == "rb" and self.ranges_supported is False:
+            kwargs["cache_type"] = "all"  # the whole object once, not once per block miss
+        return super()._open(path, mode, block_size, autocommit, cache_options, **kwargs)
+
     def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
         return self.read_parallel(path, start, end)
+
+    async def _cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any):
+        return await self._read_parallel(path, start, end)
 
     def get_file(
         self, rpath: str, lpath: str, callback=fsspec.callbacks.DEFAULT_CALLBACK, **kwargs: Any
@@ -139,5 +263,16 @@ def _delegate(name: str):
     return method
 
 
+def _delegate_async(name: str):
+    async def method(self: ParallelFileSystem, *args: Any, **kwargs: Any) -> Any:
+        return await getattr(self.fs, name)(*args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"The (async) target filesystem's ``{name}``."
+    return method
+
+
 for _name in _DELEGATED:
     setattr(ParallelFileSystem, _name, _delegate(_name))
+for _name in _DELEGATED_ASYNC:
+    setattr(ParallelFileSystem, _name, _delegate_async(_name))

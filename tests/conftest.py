@@ -13,9 +13,11 @@ import pytest
 from fsspec_research.testing import (
     IRODSServerHandle,
     PFSServerHandle,
+    S3ServerHandle,
     SwiftServerHandle,
     irods_server,
     pfs_server,
+    s3_server,
     swift_server,
 )
 
@@ -54,6 +56,13 @@ def pfs() -> Iterator[PFSServerHandle]:
     for name in ("PACH_CONFIG", "PACH_PYTHON_AUTH_TOKEN", "PACH_PYTHON_OIDC_TOKEN"):
         os.environ.pop(name, None)  # never the user's pachctl context
     with pfs_server() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3ServerHandle]:
+    """moto's S3 on 127.0.0.1, with a fresh bucket."""
+    with s3_server() as srv:
         yield srv
 
 
