@@ -298,6 +298,15 @@ class RangeFileSystemMixin:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
+    def get_file_parallel(self, rpath: str, lpath: Any, callback: Callback | None = None) -> None:
+        """fsspec's ``get_file`` for blocking backends: a directory becomes a local directory, an object
+        is downloaded in parallel parts (:meth:`download_parallel`)."""
+        if self.isdir(rpath):
+            if isinstance(lpath, str):
+                os.makedirs(lpath, exist_ok=True)
+            return
+        self.download_parallel(rpath, lpath, callback or DEFAULT_CALLBACK)
+
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
         return ResearchFile(self, path, mode, block_size, autocommit, cache_options=cache_options, **kwargs)
 

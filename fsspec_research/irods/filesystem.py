@@ -313,15 +313,7 @@ class IRODSFileSystem(IRODSUploads, IRODSMetadata, RangeFileSystemMixin, Abstrac
     def get_file(
         self, rpath: str, lpath: Any, callback: Any = None, outfile: Any = None, **kwargs: Any
     ) -> None:
-        import os
-
-        from fsspec.callbacks import DEFAULT_CALLBACK
-
-        if self.isdir(rpath):
-            if isinstance(lpath, str):
-                os.makedirs(lpath, exist_ok=True)
-            return
-        self.download_parallel(rpath, outfile or lpath, callback or DEFAULT_CALLBACK)
+        self.get_file_parallel(rpath, outfile or lpath, callback)
 
     # namespace
     def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:

@@ -319,15 +319,7 @@ class PFSFileSystem(PFSWrites, RangeFileSystemMixin, AbstractFileSystem):
     def get_file(
         self, rpath: str, lpath: Any, callback: Any = None, outfile: Any = None, **kwargs: Any
     ) -> None:
-        import os
-
-        from fsspec.callbacks import DEFAULT_CALLBACK
-
-        if self.isdir(rpath):
-            if isinstance(lpath, str):
-                os.makedirs(lpath, exist_ok=True)
-            return
-        self.download_parallel(rpath, outfile or lpath, callback or DEFAULT_CALLBACK)
+        self.get_file_parallel(rpath, outfile or lpath, callback)
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
         if mode == "rb" and kwargs.get("size") is None:
