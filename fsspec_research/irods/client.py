@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -201,6 +202,8 @@ class Reader:
         self.path = path
         self._file, self._raw = session.data_objects.open_with_FileRaw(path, "r", create=False)
         self._pos = 0
+        with contextlib.suppress(OSError):  # without it, Nagle holds the read until the seek is acknowledged
+            self._raw.conn.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def read(self, start: int, length: int) -> bytes:
         """Up to ``length`` bytes from ``start`` (fewer only at the end of the object)."""
