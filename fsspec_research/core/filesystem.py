@@ -114,6 +114,12 @@ class RangeFileSystemMixin:
             self.__dict__["_core_runner"] = runner
         return runner
 
+    def _close_runner(self) -> None:
+        """Stop the runner (closing its workers' objects); the next read makes a new one."""
+        runner = self.__dict__.pop("_core_runner", None)
+        if runner is not None:
+            runner.close()
+
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Call a hook from blocking code, running it on the loop if it is a coroutine function."""
         result = fn(*args)

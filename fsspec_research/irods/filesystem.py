@@ -85,8 +85,7 @@ class IRODSFileSystem(IRODSUploads, IRODSMetadata, RangeFileSystemMixin, Abstrac
 
     def close(self) -> None:
         """Close open descriptors and disconnect (the filesystem reconnects on next use)."""
-        self._runner.close()
-        self.__dict__.pop("_core_runner", None)
+        self._close_runner()
         self.client.close()
 
     # paths

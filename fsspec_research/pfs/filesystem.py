@@ -80,8 +80,7 @@ class PFSFileSystem(PFSWrites, RangeFileSystemMixin, AbstractFileSystem):
     def close(self) -> None:
         """Cancel open streams and close the channel (reconnects on next use)."""
         self.streams.close()
-        self._runner.close()
-        self.__dict__.pop("_core_runner", None)
+        self._close_runner()
         self.client.close()
 
     # paths
