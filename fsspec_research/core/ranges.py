@@ -156,6 +156,9 @@ def plan_ranges(
     pieces: list[tuple[Piece, ...]] = [()] * len(items)
     for path, g_start, g_end, members in groups:
         bounds = split_evenly(g_start, g_end, part_size) if part_size else [(g_start, g_end)]
+        if len(bounds) > 1:  # a part lying wholly in a merged gap would fetch bytes nobody reads
+            spans = [items[i][1:] for i in members]
+            bounds = [(lo, hi) for lo, hi in bounds if any(s < hi and e > lo for s, e in spans)]
         first = len(requests)
         requests.extend(Request(path, lo, hi) for lo, hi in bounds)
         for i in members:

@@ -393,3 +393,10 @@ def test_plan_property(scenario):
                 assert b.start - a.end > max_gap
         # merged requests never fetch bytes no one asked for beyond the allowed gaps
         assert len(plan.requests) <= len({r for r in ranges if r[2] > r[1]})
+
+
+def test_parts_wholly_inside_a_merged_gap_are_not_requested():
+    plan = plan_ranges([("a", 0, 10), ("a", 20, 30)], max_gap=10, part_size=10)
+    assert [(r.start, r.end) for r in plan.requests] == [(0, 10), (20, 30)]
+    assert plan.users() == [[0], [1]]
+    assert serve(plan, DATA) == [DATA["a"][0:10], DATA["a"][20:30]]
