@@ -7,7 +7,8 @@ Reads go through the core: ``open(..., "rb")`` returns a
 :class:`~fsspec_research.core.file.ResearchFile` whose block-cache misses become one batch of parallel
 ranged ``GetObject`` calls pinned with ``IfMatch`` to the ETag seen at open, ``cat_ranges`` merges
 ranges across ``max_gap`` and runs them in parallel, and whole reads and downloads are split into
-parallel parts. Everything else (listings, multipart writes, copies, deletes) is s3fs's own.
+parallel parts. Everything else (listings, multipart writes, copies, deletes) is s3fs's own, except that
+a write that fails (an exception inside ``with``, a writer never closed) publishes nothing.
 Endpoint, region and credentials come from :mod:`.config`.
 """
 
@@ -18,12 +19,13 @@ import base64
 import errno
 import hashlib
 import os
+import warnings
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ParamValidationError
 from fsspec.asyn import sync_wrapper
 from s3fs import S3FileSystem
-from s3fs.core import _error_wrapper, version_id_kw
+from s3fs.core import S3File, _error_wrapper, version_id_kw
 
 from ..core.errors import ObjectChangedError, redact
 from ..core.file import ResearchFile
@@ -210,7 +212,7 @@ class ResearchS3FileSystem(RangeFileSystemMixin, S3FileSystem):
             raise FileExistsError(errno.EEXIST, "exists already", path)
         if mode != "rb":
             block_size = block_size or self.write_block_size
-        return S3FileSystem._open(
+        file = S3FileSystem._open(
             self,
             path,
             mode,
@@ -219,6 +221,47 @@ class ResearchS3FileSystem(RangeFileSystemMixin, S3FileSystem):
             cache_options=cache_options,
             **kwargs,
         )
+        if file.writable():
+            file.__class__ = DiscardingS3File  # s3fs builds its S3File itself; only the class changes
+        return file
+
+
+class DiscardingS3File(S3File):
+    """s3fs's writer, except that a failed write publishes nothing.
+
+    s3fs (like every ``AbstractBufferedFile``) closes, and so publishes, a file left by an exception
+    inside ``with`` or never closed at all. Here both discard it: the buffered bytes are dropped and
+    the multipart upload is aborted, so readers never see a half-written object.
+    """
+
+    _discarded = False
+
+    def __exit__(self, exc_type: type | None, *args: Any) -> None:
+        if exc_type is not None:
+            self.discard()
+        else:
+            self.close()
+
+    def discard(self) -> None:
+        if self._discarded:
+            return
+        self._discarded = True
+        try:
+            super().discard()
+        finally:
+            self.forced = True
+            self.closed = True
+
+    def commit(self) -> None:
+        if not self._discarded:  # a transaction commits every file it opened, discarded ones too
+            super().commit()
+
+    def __del__(self) -> None:
+        if not getattr(self, "closed", True):
+            warnings.warn(
+                f"{self.path}: write file never closed; discarding it", ResourceWarning, stacklevel=1
+            )
+            self.discard()
 
 
 def _md5_for_required_checksums(request: Any, **kwargs: Any) -> None:

@@ -3,6 +3,7 @@ creation, server-side copies; then read back byte-exact through the range core."
 
 from __future__ import annotations
 
+import gc
 import random
 
 import pytest
@@ -74,3 +75,46 @@ def test_writes_to_swift_s3api(swift_fs: tuple[ResearchS3FileSystem, str]) -> No
         f.write(DATA)
     assert fs.cat_file(f"{bucket}/multi.bin", 12 * MiB, 12 * MiB + 200) == DATA[12 * MiB : 12 * MiB + 200]
     assert fs.cat(f"{bucket}/multi.bin") == DATA
+
+
+def _pending_uploads(fs: ResearchS3FileSystem, root: str) -> list:
+    bucket, prefix = root.split("/", 1)
+    return fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=prefix).get("Uploads", [])
+
+
+@pytest.mark.parametrize("size", [1000, 12 * MiB], ids=["buffered", "multipart"])
+def test_exception_inside_with_publishes_nothing(fs: ResearchS3FileSystem, root: str, size: int) -> None:
+    fs.pipe(f"{root}/kept.bin", b"old bytes")
+    for name in ("new.bin", "kept.bin"):
+        with pytest.raises(KeyError), fs.open(f"{root}/{name}", "wb", block_size=5 * MiB) as f:
+            f.write(DATA[:size])
+            raise KeyError("the producer failed")
+        assert f.closed
+    fs.invalidate_cache()
+    assert not fs.exists(f"{root}/new.bin")
+    assert fs.cat(f"{root}/kept.bin") == b"old bytes"
+    assert _pending_uploads(fs, root) == []
+
+
+def test_never_closed_writer_is_discarded_with_a_warning(fs: ResearchS3FileSystem, root: str) -> None:
+    f = fs.open(f"{root}/dangling.bin", "wb", block_size=5 * MiB)
+    f.write(DATA[: 6 * MiB])  # one part uploaded
+    with pytest.warns(ResourceWarning, match="dangling.bin"):
+        del f
+        gc.collect()
+    fs.invalidate_cache()
+    assert not fs.exists(f"{root}/dangling.bin")
+    assert _pending_uploads(fs, root) == []
+
+
+def test_transaction_skips_a_file_discarded_inside_it(fs: ResearchS3FileSystem, root: str) -> None:
+    with fs.transaction:
+        with fs.open(f"{root}/good.bin", "wb") as f:
+            f.write(b"good")
+        with pytest.raises(RuntimeError), fs.open(f"{root}/bad.bin", "wb") as f:
+            f.write(b"bad")
+            raise RuntimeError("failed")
+        assert not fs.exists(f"{root}/good.bin")  # nothing before the transaction ends
+    fs.invalidate_cache()
+    assert fs.cat(f"{root}/good.bin") == b"good"
+    assert not fs.exists(f"{root}/bad.bin")
