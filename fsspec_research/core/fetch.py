@@ -4,7 +4,8 @@ Two runners share one interface: :class:`AsyncRunner` for asyncio backends (requ
 coroutines on the backend's event loop) and :class:`ThreadRunner` for blocking clients (a bounded
 thread pool; a backend keeps one connection per worker thread). Both stream results back per input
 range as soon as the requests it needs have arrived, and a failed request cancels its siblings and
-raises.
+raises. A plan's batches (:func:`~.ranges.batch_plan`) are fetched by one ``fetch.batch(requests)``
+call each, which returns the bytes of every request of the batch.
 """
 
 from __future__ import annotations
@@ -52,6 +53,14 @@ class _Assembler:
                     if self.refs[piece.request] == 0:
                         del self.results[piece.request]
         return done
+
+    def add_job(self, job: tuple[int, ...], result: Any) -> list[tuple[int, bytes]]:
+        """:meth:`add` for the result of :func:`_job`: one request's bytes, or a batch's list of them."""
+        if len(job) == 1:
+            return self.add(job[0], result)
+        if len(result) != len(job):
+            raise ValueError(f"a batch of {len(job)} requests returned {len(result)} results")
+        return [item for request, data in zip(job, result) for item in self.add(request, data)]
 
 
 class Runner:
@@ -114,14 +123,13 @@ class ThreadRunner(Runner):
     def iter_plan(self, plan: Plan, fetch: SyncFetch) -> Iterator[tuple[int, bytes]]:
         assembler = _Assembler(plan)
         yield from assembler.ready_at_start()
-        order = iter(plan.issue_order())
-        pending: dict[Future, int] = {}
+        order = iter(plan.jobs())
+        pending: dict[Future, tuple[int, ...]] = {}
         try:
-            while _refill(pending, order, self.limit, lambda r: self.pool.submit(fetch, plan.requests[r])):
+            while _refill(pending, order, self.limit, lambda job: self.pool.submit(_job, plan, fetch, job)):
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    request = pending.pop(future)
-                    yield from assembler.add(request, future.result())
+                    yield from assembler.add_job(pending.pop(future), future.result())
         finally:
             for future in pending:
                 future.cancel()
@@ -170,18 +178,17 @@ class AsyncRunner(Runner):
         assembler = _Assembler(plan)
         for item in assembler.ready_at_start():
             yield item
-        order = iter(plan.issue_order())
-        tasks: dict[asyncio.Future, int] = {}
+        order = iter(plan.jobs())
+        tasks: dict[asyncio.Future, tuple[int, ...]] = {}
 
-        def start(r: int) -> asyncio.Future:
-            return asyncio.ensure_future(self.limited(fetch, plan.requests[r]))
+        def start(job: tuple[int, ...]) -> asyncio.Future:
+            return asyncio.ensure_future(self.limited(_job, plan, fetch, job))
 
         try:
             while _refill(tasks, order, self.limit, start):
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    request = tasks.pop(task)
-                    for item in assembler.add(request, task.result()):
+                    for item in assembler.add_job(tasks.pop(task), task.result()):
                         yield item
         finally:
             for task in tasks:
@@ -244,15 +251,24 @@ class AsyncRunner(Runner):
         return asyncio.run_coroutine_threadsafe(self.limited(fn, *args), loop)
 
 
-def _refill(running: dict, order: Iterator[int], limit: int, start: Callable[[int], Any]) -> bool:
-    """Start requests from ``order`` until ``limit`` run; say whether any still runs.
+def _job(plan: Plan, fetch: Any, job: tuple[int, ...]) -> Any:
+    """Fetch one job of ``plan``: a lone request with ``fetch``, a batch with ``fetch.batch`` (or an
+    awaitable of that, for async backends)."""
+    if len(job) == 1:
+        return fetch(plan.requests[job[0]])
+    return fetch.batch([plan.requests[r] for r in job])
 
-    Requests start only as earlier ones are taken, so a slow consumer holds at most ``limit``
-    finished results besides those in flight: memory stays near ``2 * limit * part_size``.
+
+def _refill(running: dict, order: Iterator[Any], limit: int, start: Callable[[Any], Any]) -> bool:
+    """Start jobs from ``order`` until ``limit`` run; say whether any still runs.
+
+    Jobs start only as earlier ones are taken, so a slow consumer holds at most ``limit`` finished
+    results besides those in flight: memory stays near ``2 * limit * part_size`` (batches hold at
+    most ``max_block``).
     """
     while len(running) < limit:
-        request = next(order, None)
-        if request is None:
+        job = next(order, None)
+        if job is None:
             break
-        running[start(request)] = request
+        running[start(job)] = job
     return bool(running)

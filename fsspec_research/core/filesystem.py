@@ -5,6 +5,9 @@ A backend implements a few hooks:
 * ``_read_range(path, start, end, version) -> bytes`` (a coroutine function on async backends):
   read ``[start, end)``, raising :class:`~fsspec_research.core.errors.ObjectChangedError` when
   ``version`` is given and the object no longer has it;
+* ``_read_ranges(path, spans, version) -> list[bytes]`` (optional, with ``max_ranges_per_request > 1``):
+  several ``[start, end)`` spans of one object (ascending, not overlapping) in one request; the core
+  then batches the small requests of a path (see :func:`~fsspec_research.core.ranges.batch_plan`);
 * ``_version_of(info) -> str | None``: the version token (ETag, checksum, commit id) of an object;
 * ``_pin_version(path) -> str | None`` (optional): the version to pin a ``cat_ranges`` call to;
 * ``_read_info(path)`` (optional): size and version before a whole read, cheaper than ``info``;
@@ -27,6 +30,7 @@ import asyncio
 import inspect
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
@@ -35,7 +39,7 @@ from fsspec.utils import isfilelike
 from .errors import RetryPolicy
 from .fetch import AsyncRunner, Runner, ThreadRunner
 from .file import ResearchFile
-from .ranges import Plan, Request, normalize, plan_ranges, split_evenly
+from .ranges import Plan, Request, batch_plan, normalize, plan_ranges, split_evenly
 
 __all__ = ["RangeFileSystemMixin"]
 
@@ -57,13 +61,16 @@ class RangeFileSystemMixin:
     pins_versions: bool = False  #: whether ``_version_of`` is meaningful (files then always stat on open)
     confirms_versions: bool = False  #: whether pins are checked after each batch (``_confirm_version``)
     merge_adjacent: bool = False  #: join touching ranges of one read (e.g. cache blocks) before splitting
+    max_ranges_per_request: int = 1  #: > 1: small requests of one path go out in batches (``_read_ranges``)
+    batches_per_path: int = 8  #: a batched path still spreads over this many calls (at most ``concurrency``)
     retry: RetryPolicy = RetryPolicy()
 
     def _configure_core(self, options: dict[str, Any]) -> None:
         """Pop the core's tuning options from storage_options onto this instance.
 
         ``concurrency``, ``upload_concurrency``, ``max_gap``, ``max_block``, ``part_size``, ``min_part_size``,
-        ``block_size`` (read cache block), ``cache_type`` (default for ``open``) and ``retries``.
+        ``max_ranges_per_request``, ``block_size`` (read cache block), ``cache_type`` (default for ``open``)
+        and ``retries``.
         """
         for name in (
             "concurrency",
@@ -72,6 +79,7 @@ class RangeFileSystemMixin:
             "max_block",
             "part_size",
             "min_part_size",
+            "max_ranges_per_request",
         ):
             value = options.pop(name, None)
             if value is not None:
@@ -87,6 +95,9 @@ class RangeFileSystemMixin:
 
     # hooks
     def _read_range(self, path: str, start: int, end: int, version: str | None) -> Any:
+        raise NotImplementedError
+
+    def _read_ranges(self, path: str, spans: list[tuple[int, int]], version: str | None) -> Any:
         raise NotImplementedError
 
     def _version_of(self, info: dict[str, Any]) -> str | None:
@@ -127,13 +138,8 @@ class RangeFileSystemMixin:
             return asyncio.run_coroutine_threadsafe(_maybe_await(result), self.loop).result()
         return result
 
-    def _fetcher(self, versions: dict[str, str | None] | str | None) -> Callable[[Request], Any]:
-        def fetch(req: Request) -> Any:
-            version = versions.get(req.path) if isinstance(versions, dict) else versions
-            return self._read_range(req.path, req.start, req.end, version)
-
-        fetch.versions = versions  # type: ignore[attr-defined]
-        return fetch
+    def _fetcher(self, versions: dict[str, str | None] | str | None) -> PinnedFetch:
+        return PinnedFetch(self, versions)
 
     def _fetch(self, plan: Plan, fetch: Callable[[Request], Any]) -> list[bytes]:
         """Run ``plan`` on the runner, then confirm its pins (see :meth:`_confirm_version`)."""
@@ -148,11 +154,10 @@ class RangeFileSystemMixin:
     def _confirm_pins(self, plan: Plan, fetch: Callable[[Request], Any]) -> None:
         """For backends whose range reads cannot be made conditional (``confirms_versions``): one check per
         object and batch, after its reads, that the pinned version still holds."""
-        versions = getattr(fetch, "versions", None)
-        if not self.confirms_versions or versions is None:
+        if not self.confirms_versions or not isinstance(fetch, PinnedFetch):
             return
         for path in dict.fromkeys(r.path for r in plan.requests):
-            version = versions.get(path) if isinstance(versions, dict) else versions
+            version = fetch.version(path)
             if version is not None:
                 self._confirm_version(path, version)
 
@@ -165,7 +170,9 @@ class RangeFileSystemMixin:
 
     def _split_plan(self, path: str, ranges: Sequence[tuple[int, int]]) -> Plan:
         part = self._part_size_for(sum(e - s for s, e in ranges))
-        return plan_ranges(((path, s, e) for s, e in ranges), part_size=part, merge=self.merge_adjacent)
+        return self._batched(
+            plan_ranges(((path, s, e) for s, e in ranges), part_size=part, merge=self.merge_adjacent)
+        )
 
     def _part_size_for(self, total: int) -> int:
         """Part size that spreads ``total`` bytes over the parallel streams: a single missed cache
@@ -179,7 +186,13 @@ class RangeFileSystemMixin:
             ranges.append((path, start, end))
         gap = self.max_gap if max_gap is None else max_gap
         part = self._part_size_for(sum(end - start for _, start, end in ranges))
-        return plan_ranges(ranges, gap, max_block or self.max_block, part)
+        return self._batched(plan_ranges(ranges, gap, max_block or self.max_block, part))
+
+    def _batched(self, plan: Plan) -> Plan:
+        """``plan`` with the small requests of each path batched, when the backend serves batches: below
+        half ``min_part_size`` (parts of split reads are larger), at most ``max_block`` bytes a batch."""
+        spread = min(self.concurrency, self.batches_per_path)
+        return batch_plan(plan, self.max_ranges_per_request, self.max_block, spread, self.min_part_size // 2)
 
     @staticmethod
     def _needs_size(paths, starts, ends) -> list[str]:
@@ -315,6 +328,26 @@ class RangeFileSystemMixin:
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
         return ResearchFile(self, path, mode, block_size, autocommit, cache_options=cache_options, **kwargs)
+
+
+@dataclass(frozen=True)
+class PinnedFetch:
+    """The fetch function of one plan: the backend's read hooks with each path's pinned version
+    (``versions``: one per path, or one for every path)."""
+
+    fs: RangeFileSystemMixin
+    versions: dict[str, str | None] | str | None
+
+    def version(self, path: str) -> str | None:
+        return self.versions.get(path) if isinstance(self.versions, dict) else self.versions
+
+    def __call__(self, req: Request) -> Any:
+        return self.fs._read_range(req.path, req.start, req.end, self.version(req.path))
+
+    def batch(self, reqs: Sequence[Request]) -> Any:
+        """The bytes of requests of one path (a batch of the plan), from one ``_read_ranges`` call."""
+        path = reqs[0].path
+        return self.fs._read_ranges(path, [(r.start, r.end) for r in reqs], self.version(path))
 
 
 def _write_in_order(arriving: Iterator[tuple[int, bytes]], out: Any, callback: Callback) -> None:

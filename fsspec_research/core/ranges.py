@@ -2,16 +2,18 @@
 
 Pure functions, no I/O. A *range* is ``(path, start, end)`` with ``end`` exclusive, as in fsspec.
 A :class:`Plan` holds the requests to send and, for every input range, the pieces of those requests
-that make it up, so results can be sliced back out in the caller's order.
+that make it up, so results can be sliced back out in the caller's order. :func:`batch_plan` groups small
+requests of one path into batches that a backend can serve with one multi-range request each.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Piece", "Plan", "Request", "normalize", "plan_ranges", "split_evenly"]
+__all__ = ["Piece", "Plan", "Request", "batch_plan", "normalize", "plan_ranges", "split_evenly"]
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,15 @@ class Piece:
 
 @dataclass(frozen=True)
 class Plan:
-    """Requests to send and, per input range, the pieces that rebuild it."""
+    """Requests to send and, per input range, the pieces that rebuild it.
+
+    ``batches`` groups requests of one path that are fetched together (see :func:`batch_plan`); a
+    request in no batch is fetched alone.
+    """
 
     requests: tuple[Request, ...]
     pieces: tuple[tuple[Piece, ...], ...]
+    batches: tuple[tuple[int, ...], ...] = ()
 
     def users(self) -> list[list[int]]:
         """For each request, the input ranges that need it (in input order)."""
@@ -59,6 +66,14 @@ class Plan:
             for piece in pieces:
                 first.setdefault(piece.request, index)
         return sorted(range(len(self.requests)), key=lambda r: (first.get(r, len(self.pieces)), r))
+
+    def jobs(self) -> list[tuple[int, ...]]:
+        """The units to fetch, in issue order: each batch, and every request outside batches alone."""
+        batch_of = {r: batch for batch in self.batches for r in batch}
+        out: dict[tuple[int, ...], None] = {}
+        for r in self.issue_order():
+            out.setdefault(batch_of.get(r, (r,)))
+        return list(out)
 
     def assemble_one(self, index: int, results: Mapping[int, bytes] | Sequence[bytes]) -> bytes:
         """Bytes of input range ``index`` from the request results."""
@@ -103,9 +118,12 @@ def split_evenly(start: int, end: int, part_size: int) -> list[tuple[int, int]]:
     size = end - start
     if size <= 0:
         return []
-    count = -(-size // part_size)
-    bounds = [start + size * i // count for i in range(count + 1)]
-    return list(itertools.pairwise(bounds))
+    return _cut(start, end, -(-size // part_size))
+
+
+def _cut(start: int, end: int, count: int) -> list[tuple[int, int]]:
+    """``[start, end)`` cut into ``count`` near-equal parts."""
+    return list(itertools.pairwise(start + (end - start) * i // count for i in range(count + 1)))
 
 
 def plan_ranges(
@@ -169,3 +187,43 @@ def plan_ranges(
                 if lo < end and hi > start
             )
     return Plan(tuple(requests), tuple(pieces))
+
+
+def batch_plan(plan: Plan, max_ranges: int, max_bytes: int, min_batches: int, below: int) -> Plan:
+    """``plan`` with its small requests grouped into batches, each to be fetched by one call.
+
+    Requests smaller than ``below`` bytes are batched, per path and only when a path has more than
+    ``min_batches`` of them: sorted by offset, they are cut into at least ``min_batches`` near-equal runs
+    (so that many calls still run in parallel) of at most ``max_ranges`` requests and ``max_bytes``
+    bytes. A batch is ascending and never overlapping; a run that would overlap is cut there.
+    """
+    if max_ranges < 2:
+        return plan
+    small: dict[str, list[int]] = {}
+    for i, r in enumerate(plan.requests):
+        if r.size < below:
+            small.setdefault(r.path, []).append(i)
+    batches: list[tuple[int, ...]] = []
+    for members in small.values():
+        if len(members) <= min_batches:
+            continue
+        members.sort(key=lambda i: (plan.requests[i].start, plan.requests[i].end))
+        count = max(min_batches, -(-len(members) // max_ranges))
+        for lo, hi in _cut(0, len(members), count):
+            batches.extend(b for b in _runs(plan.requests, members[lo:hi], max_bytes) if len(b) > 1)
+    return dataclasses.replace(plan, batches=tuple(batches))
+
+
+def _runs(requests: Sequence[Request], members: list[int], max_bytes: int) -> list[tuple[int, ...]]:
+    """``members`` (ascending) cut where a request overlaps the one before it, or ``max_bytes`` would be
+    exceeded."""
+    runs: list[list[int]] = []
+    total = 0
+    for i in members:
+        r = requests[i]
+        if not runs or r.start < requests[runs[-1][-1]].end or total + r.size > max_bytes:
+            runs.append([])
+            total = 0
+        runs[-1].append(i)
+        total += r.size
+    return [tuple(run) for run in runs]

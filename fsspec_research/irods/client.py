@@ -1,8 +1,9 @@
 """Everything that calls python-irodsclient: per-process sessions, the catalog queries, data handles, errors.
 
 Reads do not go through PRC's buffered file: a :class:`Reader` keeps one data-object descriptor open on
-one pooled connection and asks for exact byte counts (``read_file`` without a buffer, whose receive loop
-stops on a closed socket; PRC's ``readinto`` path spins forever on a half-sent reply).
+one pooled connection, asks for exact byte counts, and receives the data itself (:func:`recv_data`):
+PRC's receive grows the reply by concatenation, quadratic in the reply size on sockets with a timeout,
+and its ``readinto`` path spins forever on a half-sent reply.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import contextlib
 import errno
 import os
 import socket
+import struct
 import threading
+import xml.etree.ElementTree as ElementTree
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -140,6 +143,14 @@ class IRODSClient:
         with self.catalog() as session:
             return [_data_row(r) for r in session.query(*columns).filter(*criteria)]
 
+    def data_paths(self, *criteria: Any) -> list[dict[str, Any]]:
+        """Collection and name of the data objects matching ``criteria``: a narrow query for names only."""
+        from irods.models import Collection, DataObject
+
+        with self.catalog() as session:
+            rows = session.query(Collection.name, DataObject.name).filter(*criteria)
+            return [{"collection": r[Collection.name], "base": r[DataObject.name]} for r in rows]
+
     def collection_rows(self, *criteria: Any) -> list[dict[str, Any]]:
         from irods.models import Collection
 
@@ -213,6 +224,8 @@ class Reader:
         conn = self._raw.conn
         seek = self._pos != start
         sizes = [min(READ_CHUNK, length - lo) for lo in range(0, length, READ_CHUNK)]
+        buffer = bytearray(length)
+        view, got = memoryview(buffer), 0
         try:
             if seek:
                 conn.send(self._request(api_number["DATA_OBJ_LSEEK_AN"], offset=start))
@@ -220,13 +233,13 @@ class Reader:
                 conn.send(self._request(api_number["DATA_OBJ_READ_AN"], length=size))
             if seek and conn.recv().get_main_message(FileSeekResponse).offset != start:
                 raise OSError(errno.EIO, f"{self.path}: seek to {start} failed")
-            chunks = [conn.recv().bs or b"" for _ in sizes]
+            for size in sizes:
+                got += recv_data(conn.socket, view[got : got + size])
         except BaseException:
             self.abandon()  # replies may still be in flight: this connection cannot be reused
             raise
-        data = b"".join(chunks)
-        self._pos = start + len(data)
-        return data
+        self._pos = start + got
+        return bytes(view[:got]) if got < length else bytes(buffer)
 
     def _request(self, api: int, offset: int = 0, length: int = 0) -> Any:
         from irods.message import OpenedDataObjRequest, StringStringMap, iRODSMessage
@@ -252,6 +265,53 @@ class Reader:
         with contextlib.suppress(Exception):  # a broken connection: PRC has dropped it already
             self._file.close()
         self._file = None
+
+
+def recv_data(sock: socket.socket, into: memoryview) -> int:
+    """Receive one reply to a data-object read on ``sock``, its bytes into ``into``; their count.
+
+    Raises the server's error as python-irodsclient does, and ``ConnectionError`` when the connection
+    closes mid-reply (never waits for bytes that cannot come).
+    """
+    header = _recv_bytes(sock, struct.unpack(">i", _recv_bytes(sock, 4))[0])
+    fields = {child.tag: child.text for child in ElementTree.fromstring(header)}
+    msg_len, err_len, bs_len = (int(fields[k] or 0) for k in ("msgLen", "errorLen", "bsLen"))
+    int_info = int(fields["intInfo"] or 0)
+    _recv_bytes(sock, msg_len)
+    error = _recv_bytes(sock, err_len)
+    if int_info < 0:
+        _raise_server_error(int_info, error)
+    if bs_len > len(into):
+        raise OSError(errno.EIO, f"the server sent {bs_len} bytes for a read of {len(into)}")
+    _recv_into(sock, into[:bs_len])
+    return bs_len
+
+
+def _recv_bytes(sock: socket.socket, size: int) -> bytes:
+    buffer = bytearray(size)
+    _recv_into(sock, memoryview(buffer))
+    return bytes(buffer)
+
+
+def _recv_into(sock: socket.socket, view: memoryview) -> None:
+    """Fill ``view`` from ``sock``; ``ConnectionError`` if the connection closes first."""
+    done = 0
+    while done < len(view):
+        n = sock.recv_into(view[done:])
+        if n == 0:
+            raise ConnectionError(errno.ECONNRESET, "the iRODS server closed the connection mid-reply")
+        done += n
+
+
+def _raise_server_error(code: int, error: bytes) -> None:
+    """Raise python-irodsclient's exception for error ``code`` (with the server's message)."""
+    from irods.exception import get_exception_by_code
+    from irods.message import Error, iRODSMessage
+
+    text = None
+    with contextlib.suppress(TypeError, IndexError, AttributeError, ElementTree.ParseError):
+        text = iRODSMessage(msg=error).get_main_message(Error).RErrMsg_PI[0].msg if error else None
+    raise get_exception_by_code(code, text)
 
 
 class ReaderCache:

@@ -221,7 +221,8 @@ class IRODSFileSystem(IRODSUploads, IRODSMetadata, RangeFileSystemMixin, Abstrac
     def find(
         self, path: str, maxdepth: int | None = None, withdirs: bool = False, detail: bool = False, **kw
     ):
-        """Everything below ``path`` with three queries, however deep the tree (``COLL_NAME LIKE 'p/%'``)."""
+        """Everything below ``path`` with three queries, however deep the tree (``COLL_NAME LIKE 'p/%'``);
+        without ``detail`` the object query asks for names only."""
         from irods.column import Like
         from irods.models import Collection
 
@@ -230,13 +231,14 @@ class IRODSFileSystem(IRODSUploads, IRODSMetadata, RangeFileSystemMixin, Abstrac
             raise ValueError("maxdepth must be at least 1")
         base = path.rstrip("/")
         under = Like(Collection.name, base + "/%")
-        rows = self._irods(path, self.client.data_rows, Collection.name == path)
-        rows += [
-            r
-            for r in self._irods(path, self.client.data_rows, under)
-            if r["collection"].startswith(base + "/")
-        ]
-        found = {e["name"]: e for e in _object_entries(rows) if not is_upload_temp(e["name"])}
+        rows_of = self.client.data_rows if detail else self.client.data_paths
+        rows = self._irods(path, rows_of, Collection.name == path)
+        rows += [r for r in self._irods(path, rows_of, under) if r["collection"].startswith(base + "/")]
+        if detail:
+            found = {e["name"]: e for e in _object_entries(rows) if not is_upload_temp(e["name"])}
+        else:
+            names = (f"{r['collection'].rstrip('/')}/{r['base']}" for r in rows)
+            found = dict.fromkeys(n for n in names if not is_upload_temp(n))
         if withdirs:
             for row in self._irods(path, self.client.collection_rows, under):
                 if row["name"].startswith(base + "/"):

@@ -4,7 +4,9 @@ a renewed token on 401, transient faults retried, and every failure an error car
 from __future__ import annotations
 
 import asyncio
+import email.message
 import json
+import re
 import ssl as ssl_module
 import weakref
 from dataclasses import dataclass
@@ -18,9 +20,10 @@ from ..core.errors import RetryPolicy, redact
 from .auth import Auth, Token
 from .urls import SEEN_ENDPOINTS, Endpoint, SwiftPath, parse_storage_url
 
-__all__ = ["Reply", "SwiftClient", "SwiftHTTPError"]
+__all__ = ["BytePart", "Reply", "SwiftClient", "SwiftHTTPError", "parse_byteranges", "parse_content_range"]
 
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+_CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 
 
 @dataclass
@@ -32,6 +35,64 @@ class Reply:
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else []
+
+
+@dataclass(frozen=True)
+class BytePart:
+    """Bytes ``[start, end)`` of an object of ``size`` bytes (``None``: not told), as one range answer."""
+
+    start: int
+    end: int
+    size: int | None
+    data: bytes
+
+
+def parse_content_range(value: str | None) -> tuple[int, int, int | None]:
+    """``(start, end, size)`` of a ``Content-Range: bytes first-last/size`` value (``end`` exclusive)."""
+    match = _CONTENT_RANGE.match(value or "")
+    if match is None or int(match[2]) < int(match[1]):
+        raise ValueError(f"not a byte range: Content-Range {value!r}")
+    return int(match[1]), int(match[2]) + 1, None if match[3] == "*" else int(match[3])
+
+
+def parse_byteranges(content_type: str, body: bytes) -> list[BytePart]:
+    """The parts of a ``multipart/byteranges`` body, each placed by its own ``Content-Range``.
+
+    A part's data is as long as its Content-Range says (the data may contain the boundary by chance) and
+    must be followed by the boundary; anything else malformed raises ``ValueError`` too.
+    """
+    message = email.message.Message()
+    message["Content-Type"] = content_type
+    boundary = message.get_param("boundary")
+    if message.get_content_type() != "multipart/byteranges" or not isinstance(boundary, str) or not boundary:
+        raise ValueError(f"not a multipart/byteranges answer: Content-Type {content_type!r}")
+    delimiter = b"--" + boundary.encode("ascii")
+    pos = body.find(delimiter)
+    parts = []
+    while pos >= 0:
+        pos += len(delimiter)
+        if body.startswith(b"--", pos):
+            return parts
+        head_end = body.find(b"\r\n\r\n", pos)
+        if head_end < 0:
+            break
+        start, end, size = parse_content_range(_part_header(body[pos:head_end], "content-range"))
+        data = body[head_end + 4 : head_end + 4 + end - start]
+        pos = head_end + 4 + len(data)
+        if len(data) != end - start or not body.startswith(b"\r\n" + delimiter, pos):
+            break
+        parts.append(BytePart(start, end, size, data))
+        pos += 2
+    raise ValueError("truncated or malformed multipart/byteranges body")
+
+
+def _part_header(head: bytes, name: str) -> str | None:
+    """The value of header ``name`` among the header lines ``head`` of a body part."""
+    for line in head.decode("latin-1").split("\r\n"):
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() == name:
+            return value.strip()
+    return None
 
 
 class SwiftHTTPError(Exception):

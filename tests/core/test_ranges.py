@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fsspec_research.core.ranges import Piece, Plan, Request, normalize, plan_ranges, split_evenly
+from fsspec_research.core.ranges import (
+    Piece,
+    Plan,
+    Request,
+    batch_plan,
+    normalize,
+    plan_ranges,
+    split_evenly,
+)
 
 
 def serve(plan: Plan, data: dict[str, bytes]) -> list[bytes]:
@@ -342,14 +350,17 @@ def scenarios(draw):
     max_block = draw(st.one_of(st.none(), st.integers(1, 300)))
     part_size = draw(st.one_of(st.none(), st.integers(1, 200)))
     merge = draw(st.booleans())
-    return data, ranges, max_gap, max_block, part_size, merge
+    batching = draw(st.tuples(st.integers(1, 6), st.integers(1, 300), st.integers(1, 4), st.integers(1, 300)))
+    return data, ranges, max_gap, max_block, part_size, merge, batching
 
 
 @settings(max_examples=300, deadline=None)
 @given(scenarios())
 def test_plan_property(scenario):
-    data, ranges, max_gap, max_block, part_size, merge = scenario
+    data, ranges, max_gap, max_block, part_size, merge, batching = scenario
     plan = plan_ranges(ranges, max_gap=max_gap, max_block=max_block, part_size=part_size, merge=merge)
+    assert plan.batches == () and plan.jobs() == [(r,) for r in plan.issue_order()]
+    check_batches(batch_plan(plan, *batching), plan, data, *batching)
 
     results = [data[r.path][r.start : r.end] for r in plan.requests]
     assert plan.assemble(results) == [data[p][s:e] for p, s, e in ranges]
@@ -400,3 +411,76 @@ def test_parts_wholly_inside_a_merged_gap_are_not_requested():
     assert [(r.start, r.end) for r in plan.requests] == [(0, 10), (20, 30)]
     assert plan.users() == [[0], [1]]
     assert serve(plan, DATA) == [DATA["a"][0:10], DATA["a"][20:30]]
+
+
+RAW_RANGE = st.tuples(st.integers(0, 2), st.integers(0, 2000), st.integers(0, 40))  # (path, start, length)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sizes=st.lists(st.integers(100, 2000), min_size=1, max_size=3),
+    raw=st.lists(RAW_RANGE, min_size=10, max_size=80),
+    max_block=st.one_of(st.none(), st.integers(1, 80)),
+    merge=st.booleans(),
+    batching=st.tuples(st.integers(2, 8), st.integers(1, 200), st.integers(1, 4), st.integers(1, 80)),
+)
+def test_batch_plan_property(sizes, raw, max_block, merge, batching):
+    """Many small ranges per path, so that batches form: the invariants of :func:`check_batches`."""
+    data = {f"p{i}": (bytes(range(256)) * 8)[:size] for i, size in enumerate(sizes)}
+    ranges = [(f"p{i % len(sizes)}", *normalize(s, s + n, sizes[i % len(sizes)])) for i, s, n in raw]
+    plan = plan_ranges(ranges, max_block=max_block, merge=merge)
+    check_batches(batch_plan(plan, *batching), plan, data, *batching)
+
+
+def check_batches(batched: Plan, plan: Plan, data, max_ranges, max_bytes, min_batches, below) -> None:
+    """The invariants of :func:`batch_plan` (and of ``Plan.jobs``) for one plan."""
+    assert (batched.requests, batched.pieces) == (plan.requests, plan.pieces)
+    jobs = batched.jobs()
+    assert sorted(r for job in jobs for r in job) == list(range(len(plan.requests)))  # each request once
+    position = {r: k for k, r in enumerate(plan.issue_order())}
+    firsts = [min(position[r] for r in job) for job in jobs]
+    assert firsts == sorted(firsts)  # jobs go out in issue order
+    if max_ranges < 2:
+        assert batched.batches == ()
+    for batch in batched.batches:
+        reqs = [plan.requests[r] for r in batch]
+        assert 2 <= len(batch) <= max_ranges
+        assert len({r.path for r in reqs}) == 1
+        assert all(r.size < below for r in reqs)
+        assert sum(r.size for r in reqs) <= max_bytes
+        assert all(a.end <= b.start for a, b in itertools.pairwise(reqs))  # ascending, no overlap
+    small: dict[str, set[int]] = {}
+    for i, r in enumerate(plan.requests):
+        if r.size < below:
+            small.setdefault(r.path, set()).add(i)
+    for members in small.values():
+        holding = [job for job in jobs if members & set(job)]
+        if len(members) <= min_batches or max_ranges < 2:
+            assert all(len(job) == 1 for job in holding)  # few small requests: none batched
+        else:
+            assert len(holding) >= min_batches  # batching keeps parallel calls
+    # a batch is served by one call returning its requests' bytes, assembled as before
+    results: dict[int, bytes] = {}
+    for job in jobs:
+        results.update(
+            (r, data[plan.requests[r].path][plan.requests[r].start : plan.requests[r].end]) for r in job
+        )
+    assert batched.assemble(results) == plan.assemble(results)
+
+
+def test_batch_plan_spreads_small_requests_of_a_path_over_batches():
+    ranges = [("a", i * 20, i * 20 + 5) for i in range(40)] + [("a", 900, 1000), ("b", 0, 5), ("b", 10, 15)]
+    plan = batch_plan(plan_ranges(ranges), max_ranges=6, max_bytes=1000, min_batches=4, below=50)
+    # 40 small requests of a: more than 4 batches of at most 6; the large one and b's two go alone
+    assert [len(b) for b in plan.batches] == [5, 6, 6, 5, 6, 6, 6]
+    assert plan.jobs()[-3:] == [(40,), (41,), (42,)]
+    assert serve(plan, DATA) == [DATA[p][s:e] for p, s, e in ranges]
+
+
+def test_batch_plan_cuts_at_max_bytes_and_overlaps():
+    # requests that overlap (merging capped by max_block) never share a batch, nor do too many bytes
+    plan = plan_ranges([("a", 0, 30), ("a", 10, 40), ("a", 50, 60), ("a", 70, 80)], max_block=30)
+    assert [(r.start, r.end) for r in plan.requests] == [(0, 30), (10, 40), (50, 60), (70, 80)]
+    assert batch_plan(plan, 10, 1000, 1, 100).batches == ((1, 2, 3),)
+    assert batch_plan(plan, 10, 20, 1, 100).batches == ((2, 3),)
+    assert batch_plan(plan, 1, 1000, 1, 100).batches == ()

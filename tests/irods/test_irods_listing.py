@@ -44,6 +44,9 @@ def test_find_walks_a_tree_in_three_queries(irods, fs, root):
     assert irods.api_counts[GEN_QUERY] == 3
     dirs = {f"{root}/d{i}" for i in range(3)} | {f"{root}/d{i}/e{j}" for i in range(3) for j in range(3)}
     assert found == sorted(set(files) | dirs)
+    detailed = fs.find(root, detail=True)
+    assert list(detailed) == sorted(files) and {e["size"] for e in detailed.values()} == {1}
+    assert irods.api_counts[GEN_QUERY] == 3 + 2  # without dirs: the two object queries
     assert fs.find(root, maxdepth=1, withdirs=True) == sorted(f"{root}/d{i}" for i in range(3))
     assert fs.find(f"{root}/d0/e0/f0.txt") == [f"{root}/d0/e0/f0.txt"]
 

@@ -59,6 +59,7 @@ def test_nothing_is_visible_while_writing_and_a_failed_write_leaves_nothing(fs, 
         f.write(payload(fs.upload_part_size * 2 + 5))
         assert not fs.exists(path)
         assert names(fs, root) == []  # the hidden upload object is not listed
+        assert fs.find(root) == [] and fs.find(root, detail=True) == {}
         raise RuntimeError("writer crashed")
     assert not fs.exists(path)
     assert fs.find(root) == []
