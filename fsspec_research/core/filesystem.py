@@ -2,7 +2,7 @@
 
 A backend implements a few hooks:
 
-* ``_read_range(path, start, end, version) -> bytes`` (a coroutine function on async backends):
+* ``_read_range(path, start, end, version) -> bytes`` (or bytearray; a coroutine function on async backends):
   read ``[start, end)``, raising :class:`~fsspec_research.core.errors.ObjectChangedError` when
   ``version`` is given and the object no longer has it;
 * ``_read_ranges(path, spans, version) -> list[bytes]`` (optional, with ``max_ranges_per_request > 1``):

@@ -76,12 +76,14 @@ class Plan:
         return list(out)
 
     def assemble_one(self, index: int, results: Mapping[int, bytes] | Sequence[bytes]) -> bytes:
-        """Bytes of input range ``index`` from the request results."""
+        """Bytes of input range ``index`` from the request results (any bytes-like objects: a backend
+        may receive into a ``bytearray``; what comes out is always ``bytes``)."""
         pieces = self.pieces[index]
         if len(pieces) == 1:
             p = pieces[0]
             data = results[p.request]
-            return data if p.lo == 0 and p.hi == len(data) else bytes(data[p.lo : p.hi])
+            whole = p.lo == 0 and p.hi == len(data) and isinstance(data, bytes)
+            return data if whole else bytes(memoryview(data)[p.lo : p.hi])
         return b"".join(memoryview(results[p.request])[p.lo : p.hi] for p in pieces)
 
     def assemble(self, results: Mapping[int, bytes] | Sequence[bytes]) -> list[bytes]:

@@ -213,50 +213,35 @@ class Reader:
         self.path = path
         self._file, self._raw = session.data_objects.open_with_FileRaw(path, "r", create=False)
         self._pos = 0
-        with contextlib.suppress(OSError):  # without it, Nagle holds the read until the seek is acknowledged
-            self._raw.conn.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _no_delay(self._raw.conn.socket)
 
-    def read(self, start: int, length: int) -> bytes:
+    def read(self, start: int, length: int) -> bytearray | memoryview:
         """Up to ``length`` bytes from ``start`` (fewer only at the end of the object)."""
         from irods.api_number import api_number
-        from irods.message import FileSeekResponse
 
-        conn = self._raw.conn
+        sock, desc = self._raw.conn.socket, self._raw.desc
         seek = self._pos != start
         sizes = [min(READ_CHUNK, length - lo) for lo in range(0, length, READ_CHUNK)]
         buffer = bytearray(length)
         view, got = memoryview(buffer), 0
         try:
             if seek:
-                conn.send(self._request(api_number["DATA_OBJ_LSEEK_AN"], offset=start))
+                _send_request(sock, api_number["DATA_OBJ_LSEEK_AN"], _opened(desc, offset=start))
             for size in sizes:
-                conn.send(self._request(api_number["DATA_OBJ_READ_AN"], length=size))
-            if seek and conn.recv().get_main_message(FileSeekResponse).offset != start:
-                raise OSError(errno.EIO, f"{self.path}: seek to {start} failed")
+                _send_request(sock, api_number["DATA_OBJ_READ_AN"], _opened(desc, length=size))
+            if seek:
+                recv_reply(sock)
             for size in sizes:
-                got += recv_data(conn.socket, view[got : got + size])
+                got += recv_reply(sock, view[got : got + size])[1]
         except BaseException:
             self.abandon()  # replies may still be in flight: this connection cannot be reused
             raise
         self._pos = start + got
-        return bytes(view[:got]) if got < length else bytes(buffer)
-
-    def _request(self, api: int, offset: int = 0, length: int = 0) -> Any:
-        from irods.message import OpenedDataObjRequest, StringStringMap, iRODSMessage
-
-        body = OpenedDataObjRequest(
-            l1descInx=self._raw.desc, len=length, whence=os.SEEK_SET, oprType=0, offset=offset,
-            bytesWritten=0, KeyValPair_PI=StringStringMap(),
-        )  # fmt: skip
-        return iRODSMessage("RODS_API_REQ", msg=body, int_info=api)
+        return view[:got] if got < length else buffer  # the core makes bytes of what it hands out
 
     def abandon(self) -> None:
         """Drop this reader's connection without a close exchange (its replies are out of step)."""
-        conn = self._raw.conn
-        with contextlib.suppress(Exception):
-            conn.release(True)
-        with contextlib.suppress(Exception):
-            conn.disconnect()
+        _drop_connection(self._raw.conn)
         self._file = None
 
     def close(self) -> None:
@@ -267,8 +252,32 @@ class Reader:
         self._file = None
 
 
-def recv_data(sock: socket.socket, into: memoryview) -> int:
-    """Receive one reply to a data-object read on ``sock``, its bytes into ``into``; their count.
+def _opened(desc: int, offset: int = 0, length: int = 0) -> Any:
+    """The body of a request on open descriptor ``desc`` (seek to ``offset``, read or write ``length``)."""
+    from irods.message import OpenedDataObjRequest, StringStringMap
+
+    return OpenedDataObjRequest(
+        l1descInx=desc, len=length, whence=os.SEEK_SET, oprType=0, offset=offset, bytesWritten=0,
+        KeyValPair_PI=StringStringMap(),
+    )  # fmt: skip
+
+
+def _no_delay(sock: socket.socket) -> None:
+    """Without it, Nagle holds a request sent right after another until the first is acknowledged."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _drop_connection(conn: Any) -> None:
+    """Drop a pooled connection without a close exchange (its replies are out of step)."""
+    with contextlib.suppress(Exception):
+        conn.release(True)
+    with contextlib.suppress(Exception):
+        conn.disconnect()
+
+
+def recv_reply(sock: socket.socket, into: memoryview | None = None) -> tuple[int, int]:
+    """Receive one reply on ``sock``: its ``intInfo`` and the count of its bytes, which go into ``into``.
 
     Raises the server's error as python-irodsclient does, and ``ConnectionError`` when the connection
     closes mid-reply (never waits for bytes that cannot come).
@@ -281,10 +290,24 @@ def recv_data(sock: socket.socket, into: memoryview) -> int:
     error = _recv_bytes(sock, err_len)
     if int_info < 0:
         _raise_server_error(int_info, error)
-    if bs_len > len(into):
-        raise OSError(errno.EIO, f"the server sent {bs_len} bytes for a read of {len(into)}")
-    _recv_into(sock, into[:bs_len])
-    return bs_len
+    room = 0 if into is None else len(into)
+    if bs_len > room:
+        raise OSError(errno.EIO, f"the server sent {bs_len} bytes for a read of {room}")
+    if bs_len:
+        _recv_into(sock, into[:bs_len])
+    return int_info, bs_len
+
+
+def _send_request(sock: socket.socket, api: int, body: Any, data: memoryview | None = None) -> None:
+    """Send a request whose byte stream is ``data`` without copying it into the message."""
+    from irods.message import iRODSMessage
+
+    main = body.pack()
+    main = main.encode() if isinstance(main, str) else main
+    size = 0 if data is None else len(data)
+    sock.sendall(iRODSMessage.pack_header("RODS_API_REQ", len(main), 0, size, api) + main)
+    if size:
+        sock.sendall(data)
 
 
 def _recv_bytes(sock: socket.socket, size: int) -> bytes:
@@ -364,29 +387,49 @@ class Writer:
                 path, "a", create=False, finalize_on_close=False, allow_redirect=False, **options
             )
         self._pos = -1
+        _no_delay(self._raw.conn.socket)
 
     def replica_token(self) -> tuple[str, str]:
         """``(replica token, resource hierarchy)`` that lets other connections write the same replica."""
         return self._raw.replica_access_info()
 
     def write(self, offset: int, data: memoryview | bytes) -> None:
-        conn, desc = self._raw.conn, self._raw.desc
-        if self._pos != offset:
-            conn.seek_file(desc, offset, os.SEEK_SET)
-        view = memoryview(data)
-        for lo in range(0, len(view), WRITE_CHUNK):
-            piece = view[lo : lo + WRITE_CHUNK]
-            written = conn.write_file(desc, piece.tobytes())
-            if written != len(piece):
-                raise OSError(errno.EIO, f"short write: {written} of {len(piece)} bytes")
+        """Write ``data`` at ``offset``: the seek and every chunk go out back to back, then the replies
+        are collected (one round trip, not one per chunk)."""
+        from irods.api_number import api_number
+
+        sock, desc, view = self._raw.conn.socket, self._raw.desc, memoryview(data)
+        chunks = [view[lo : lo + WRITE_CHUNK] for lo in range(0, len(view), WRITE_CHUNK)]
+        seek = self._pos != offset
+        try:
+            if seek:
+                _send_request(sock, api_number["DATA_OBJ_LSEEK_AN"], _opened(desc, offset=offset))
+            for piece in chunks:
+                _send_request(sock, api_number["DATA_OBJ_WRITE_AN"], _opened(desc, length=len(piece)), piece)
+            if seek:
+                recv_reply(sock)
+            for piece in chunks:
+                written = recv_reply(sock)[0]
+                if written != len(piece):
+                    raise OSError(errno.EIO, f"short write: {written} of {len(piece)} bytes")
+        except BaseException:
+            self._drop()  # replies may still be in flight: the connection cannot be reused
+            raise
         self._pos = offset + len(view)
 
     def close(self) -> None:
+        if self._file is None:
+            raise OSError(errno.EIO, "the upload's connection failed mid-write")
         self._file.close()
 
     def close_quietly(self) -> None:
         with contextlib.suppress(Exception):
-            self._file.close()
+            if self._file is not None:
+                self._file.close()
+
+    def _drop(self) -> None:
+        _drop_connection(self._raw.conn)
+        self._file = None
 
 
 def first(rows: Iterable[dict[str, Any]]) -> dict[str, Any] | None:

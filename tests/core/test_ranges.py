@@ -484,3 +484,10 @@ def test_batch_plan_cuts_at_max_bytes_and_overlaps():
     assert batch_plan(plan, 10, 1000, 1, 100).batches == ((1, 2, 3),)
     assert batch_plan(plan, 10, 20, 1, 100).batches == ((2, 3),)
     assert batch_plan(plan, 1, 1000, 1, 100).batches == ()
+
+
+def test_results_received_into_bytearrays_come_out_as_bytes():
+    plan = plan_ranges([("a", 0, 10), ("a", 2, 4), ("a", 0, 30)], part_size=20)
+    out = plan.assemble([bytearray(DATA["a"][r.start : r.end]) for r in plan.requests])
+    assert out == [DATA["a"][0:10], DATA["a"][2:4], DATA["a"][0:30]]
+    assert all(type(x) is bytes for x in out)

@@ -1,4 +1,4 @@
-"""The reader's own receive of read replies: exact bytes, the server's errors, no wait on a closed socket."""
+"""The own receive of read and write replies: exact bytes, the server's errors, no wait on a closed socket."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from irods.exception import CAT_NO_ACCESS_PERMISSION
 from irods.message import iRODSMessage
 
-from fsspec_research.irods.client import recv_data
+from fsspec_research.irods.client import recv_reply
 
 
 def reply(data: bytes = b"", int_info: int | None = None) -> bytes:
@@ -35,7 +35,7 @@ def receive(wire: bytes, size: int) -> tuple[int, bytes]:
     with ours:
         serve(server, wire)
         buffer = bytearray(size)
-        got = recv_data(ours, memoryview(buffer))
+        got = recv_reply(ours, memoryview(buffer))[1]
         return got, bytes(buffer[:got])
 
 
@@ -45,8 +45,8 @@ def test_bytes_land_in_the_buffer_and_the_next_reply_stays_on_the_socket() -> No
     with ours:
         serve(server, reply(data) + reply(b"next"))
         first, second = bytearray(len(data)), bytearray(10)
-        assert recv_data(ours, memoryview(first)) == len(data) and first == data
-        assert recv_data(ours, memoryview(second)) == 4 and second[:4] == b"next"
+        assert recv_reply(ours, memoryview(first)) == (len(data), len(data)) and first == data
+        assert recv_reply(ours, memoryview(second)) == (4, 4) and second[:4] == b"next"
 
 
 def test_a_short_read_at_the_end_of_an_object() -> None:
@@ -68,3 +68,12 @@ def test_a_connection_closed_mid_reply_raises_instead_of_waiting(cut: int) -> No
 def test_more_bytes_than_asked_for_is_an_error() -> None:
     with pytest.raises(OSError, match="1000 bytes for a read of 10"):
         receive(reply(b"x" * 1000), 10)
+
+
+def test_a_reply_without_bytes_gives_its_int_info() -> None:
+    """A write's reply: ``intInfo`` is the count written, no byte stream."""
+    assert receive(reply(int_info=4096), 0) == (0, b"")
+    ours, server = socket.socketpair()
+    with ours:
+        serve(server, reply(int_info=4096))
+        assert recv_reply(ours) == (4096, 0)
