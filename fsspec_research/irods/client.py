@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import socket
 import struct
@@ -241,14 +242,14 @@ class Reader:
 
     def abandon(self) -> None:
         """Drop this reader's connection without a close exchange (its replies are out of step)."""
-        _drop_connection(self._raw.conn)
+        _drop(self._raw)
         self._file = None
 
     def close(self) -> None:
         if self._file is None:
             return
-        with contextlib.suppress(Exception):  # a broken connection: PRC has dropped it already
-            self._file.close()
+        with contextlib.suppress(Exception):  # a broken connection: dropped
+            _close(self._file, self._raw)
         self._file = None
 
 
@@ -268,12 +269,30 @@ def _no_delay(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _drop_connection(conn: Any) -> None:
-    """Drop a pooled connection without a close exchange (its replies are out of step)."""
+def _close(file: Any, raw: Any) -> None:
+    """Close a data-object handle; if that fails, drop its connection (:func:`_drop`) and re-raise."""
+    try:
+        file.close()
+    except BaseException:
+        _drop(raw)
+        raise
+
+
+def _drop(raw: Any) -> None:
+    """Drop the connection of data-object handle ``raw`` without a close exchange (its replies are out
+    of step), and mark the handle closed.
+
+    Left open, the handle would be closed by its finalizer, whenever the garbage collector runs: a
+    close that calls ``ast.literal_eval`` (python-irodsclient's version check), which, run in the middle
+    of another ``ast.parse`` (an import under pytest, say), makes CPython < 3.12 fail that one with
+    "SystemError: AST constructor recursion depth mismatch".
+    """
+    conn = raw.conn
     with contextlib.suppress(Exception):
         conn.release(True)
     with contextlib.suppress(Exception):
-        conn.disconnect()
+        conn.socket.close()
+    io.RawIOBase.close(raw)
 
 
 def recv_reply(sock: socket.socket, into: memoryview | None = None) -> tuple[int, int]:
@@ -420,15 +439,15 @@ class Writer:
     def close(self) -> None:
         if self._file is None:
             raise OSError(errno.EIO, "the upload's connection failed mid-write")
-        self._file.close()
+        _close(self._file, self._raw)
 
     def close_quietly(self) -> None:
         with contextlib.suppress(Exception):
             if self._file is not None:
-                self._file.close()
+                _close(self._file, self._raw)
 
     def _drop(self) -> None:
-        _drop_connection(self._raw.conn)
+        _drop(self._raw)
         self._file = None
 
 

@@ -103,15 +103,26 @@ class IRODSUploads:
             with upload.lock:
                 self._irods(upload.path, upload.first.write, offset, data)
             return len(data)
-        writer = self._writer_of_this_thread(upload)
-        self._irods(upload.path, writer.write, offset, data)
+        self._irods(upload.path, self._write_joined, upload, offset, data)
         return len(data)
+
+    def _write_joined(self, upload: _Upload, offset: int, data: memoryview) -> None:
+        """Write through this thread's joined descriptor; a failed one is dropped, so that a retry of the
+        part (rewriting the same bytes at the same offset) opens a fresh one."""
+        writer = self._writer_of_this_thread(upload)
+        try:
+            writer.write(offset, data)
+        except BaseException:
+            with upload.lock:
+                upload.writers.pop(threading.get_ident(), None)
+            writer.close_quietly()
+            raise
 
     def _writer_of_this_thread(self, upload: _Upload) -> Writer:
         ident = threading.get_ident()
         writer = upload.writers.get(ident)
         if writer is None:
-            writer = self._irods(upload.path, Writer, self.client.session, upload.temp, join=upload.join)
+            writer = Writer(self.client.session, upload.temp, join=upload.join)
             with upload.lock:
                 upload.writers[ident] = writer
         return writer

@@ -102,6 +102,10 @@ class IRODSServerHandle(ServerHandle):
         """
         self.server.inject(api, action, count)
 
+    def clear_faults(self) -> None:
+        """Forget the injected faults not yet taken."""
+        self.server.clear_faults()
+
     def session(self, user: str = "alice", **kwargs: Any) -> iRODSSession:
         """A python-irodsclient session logged in as ``user``."""
         from irods.session import iRODSSession

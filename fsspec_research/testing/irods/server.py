@@ -89,6 +89,10 @@ class Server:
         with self._lock:
             self._faults.setdefault(api, []).extend([action] * count)
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
     def take_fault(self, api: int) -> Fault | None:
         with self._lock:
             pending = self._faults.get(api)
