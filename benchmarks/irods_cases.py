@@ -634,7 +634,7 @@ def case_ib5(b: IRODSBench, reps: int, threads: int = 16) -> CaseReport:
     size = b.sizes.whole
     local = b.object("obj-whole", size, 7)
     checksum = _sha2(local)
-    targets = {k: b.path(f"put-{k}") for k in ("fsr", "prc", "prc-uncapped", "fsr-over")}
+    targets = {k: b.path(f"put-{k}") for k in ("fsr", "prc", "prc-uncapped", "prc-verified", "fsr-over")}
 
     def put(target: str) -> Callable[[], str]:
         def run() -> str:
@@ -651,8 +651,22 @@ def case_ib5(b: IRODSBench, reps: int, threads: int = 16) -> CaseReport:
 
         return run
 
+    def prc_put_verified(target: str) -> Callable[[], str]:
+        """PRC's put with what irods:// guarantees: the server's SHA-256 checked against the local file's."""
+
+        def run() -> str:
+            with ThreadPoolExecutor(1) as pool:
+                local_sum = pool.submit(_sha2, local)  # hashed while the put runs
+                prc_put(target, True)()
+                stored = b.native.data_objects.chksum(target, **{FORCE_CHKSUM_KW: ""})
+            if stored != local_sum.result():
+                raise OSError(f"checksum mismatch after put: {stored}")
+            return target
+
+        return run
+
     def remove_new_targets() -> None:  # untimed, before every run: each put makes a new object
-        for key in ("fsr", "prc", "prc-uncapped"):
+        for key in ("fsr", "prc", "prc-uncapped", "prc-verified"):
             with contextlib.suppress(Exception):
                 b.direct.data_objects.unlink(targets[key], force=True)
 
@@ -669,6 +683,9 @@ def case_ib5(b: IRODSBench, reps: int, threads: int = 16) -> CaseReport:
             targets["prc"], False
         ),
         f"PRC parallel put, {threads} threads (cap lifted)": prc_put(targets["prc-uncapped"], True),
+        f"PRC parallel put, {threads} threads (cap lifted) + server SHA-256 checked": prc_put_verified(
+            targets["prc-verified"]
+        ),
         over: put(targets["fsr-over"]),
     }
     b.direct.data_objects.put(str(local), targets["fsr-over"], **{FORCE_FLAG_KW: ""})  # what `over` replaces

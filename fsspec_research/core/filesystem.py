@@ -27,8 +27,10 @@ streaming :meth:`iter_ranges`, parallel whole-object reads and downloads, and ``
 from __future__ import annotations
 
 import asyncio
+import errno
 import inspect
 import os
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -295,25 +297,20 @@ class RangeFileSystemMixin:
         version = self._version_of(info) if self.pins_versions else None
         parts = split_evenly(0, size, self._part_size_for(size))
         plan = plan_ranges(((rpath, lo, hi) for lo, hi in parts), merge=False)
-        arriving = self._iter(plan, self._fetcher(version))
         callback.set_size(size)
         if isfilelike(lpath):
-            _write_in_order(arriving, lpath, callback)
+            _write_in_order(self._iter(plan, self._fetcher(version)), lpath, callback)
             return
         os.makedirs(os.path.dirname(os.path.abspath(lpath)), exist_ok=True)
-        tmp = f"{lpath}.part-{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        # unique: a part still in flight after a failure finds no file to write into, not a later one's
+        tmp = f"{lpath}.part-{os.getpid()}-{secrets.token_hex(4)}"
         try:
-            os.ftruncate(fd, size)
-            for part, data in arriving:
-                os.pwrite(fd, data, plan.requests[part].start)
-                callback.relative_update(len(data))
-            os.close(fd)
-            fd = -1
+            with open(tmp, "wb") as f:
+                f.truncate(size)
+            for part, _ in self._iter(plan, WritingFetch(self, version, tmp)):
+                callback.relative_update(plan.requests[part].size)
             os.replace(tmp, lpath)
         finally:
-            if fd >= 0:
-                os.close(fd)
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
@@ -348,6 +345,40 @@ class PinnedFetch:
         """The bytes of requests of one path (a batch of the plan), from one ``_read_ranges`` call."""
         path = reqs[0].path
         return self.fs._read_ranges(path, [(r.start, r.end) for r in reqs], self.version(path))
+
+
+@dataclass(frozen=True)
+class WritingFetch(PinnedFetch):
+    """A :class:`PinnedFetch` that writes each request's bytes into the local file ``target`` at the
+    request's offset, in the worker that read them (async backends: in a thread), and returns ``b""``:
+    a download's disk writes overlap its transfers instead of queueing behind one consumer."""
+
+    target: str = ""
+
+    def __call__(self, req: Request) -> Any:
+        data = super().__call__(req)
+        if inspect.isawaitable(data):
+            return self._write_when_read(data, req)
+        _write_at(self.target, data, req)
+        return b""
+
+    async def _write_when_read(self, pending: Any, req: Request) -> bytes:
+        await asyncio.to_thread(_write_at, self.target, await pending, req)
+        return b""
+
+
+def _write_at(target: str, data: Any, req: Request) -> None:
+    """All of ``data``, which must be request ``req``'s bytes, at ``req.start`` in the file ``target``."""
+    view = memoryview(data)
+    if len(view) != req.size:
+        raise OSError(errno.EIO, f"short read: {len(view)} of {req.size} bytes at {req.start}", req.path)
+    fd = os.open(target, os.O_WRONLY)
+    try:
+        done = 0
+        while done < len(view):
+            done += os.pwrite(fd, view[done:], req.start + done)
+    finally:
+        os.close(fd)
 
 
 def _write_in_order(arriving: Iterator[tuple[int, bytes]], out: Any, callback: Callback) -> None:

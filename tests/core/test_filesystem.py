@@ -177,3 +177,28 @@ def test_download_into_new_directory_and_into_a_file_object(tmp_path):
     out = io.BytesIO()
     fs.download_parallel("/x", out)
     assert out.getvalue() == data
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_download_parts_are_written_by_the_workers(tmp_path, kind):
+    fs = (VersionedStore if kind == "sync" else AsyncVersionedStore)(part_size=1000, concurrency=4)
+    data = random.randbytes(9_500)
+    fs.put("/x", data)
+    fs.download_parallel("/x", str(tmp_path / "x.bin"))
+    assert (tmp_path / "x.bin").read_bytes() == data
+    assert os.listdir(tmp_path) == ["x.bin"]
+
+
+def test_download_with_a_short_part_raises_and_leaves_nothing(tmp_path):
+    fs = VersionedStore(part_size=1000, concurrency=2)
+    fs.put("/x", random.randbytes(5000))
+    original = fs._read_range
+
+    def short_at_2000(path, start, end, version):
+        data = original(path, start, end, version)
+        return data[:-1] if start == 2000 else data
+
+    fs._read_range = short_at_2000
+    with pytest.raises(OSError, match="short read: 999 of 1000 bytes at 2000"):
+        fs.download_parallel("/x", str(tmp_path / "x.bin"))
+    assert os.listdir(tmp_path) == []
