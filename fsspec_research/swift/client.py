@@ -23,6 +23,7 @@ from .urls import SEEN_ENDPOINTS, Endpoint, SwiftPath, parse_storage_url
 __all__ = ["BytePart", "Reply", "SwiftClient", "SwiftHTTPError", "parse_byteranges", "parse_content_range"]
 
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+SEND_SLICE = 2**20  #: larger request bodies are handed to the connection this many bytes at a time
 _CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 
 
@@ -93,6 +94,33 @@ def _part_header(head: bytes, name: str) -> str | None:
         if sep and key.strip().lower() == name:
             return value.strip()
     return None
+
+
+class _SlicedBody(aiohttp.Payload):
+    """A bytes-like request body written in ``SEND_SLICE`` slices, without copies.
+
+    aiohttp writes a bytes body whole: TLS then encrypts all of a 32 MiB segment in one go on the event
+    loop and buffers its ciphertext, several fresh copies of the segment. Sliced, one slice at a time is
+    encrypted, handed on and sent, under the connection's flow control.
+    """
+
+    _autoclose = True
+
+    def __init__(self, value: Any) -> None:
+        view = memoryview(value).cast("B")
+        super().__init__(view)
+        self._size = view.nbytes
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return bytes(self._value).decode(encoding, errors)
+
+    async def write(self, writer: Any) -> None:
+        await self.write_with_length(writer, None)
+
+    async def write_with_length(self, writer: Any, content_length: int | None) -> None:
+        view = self._value if content_length is None else self._value[:content_length]
+        for lo in range(0, len(view), SEND_SLICE):
+            await writer.write(view[lo : lo + SEND_SLICE])
 
 
 class SwiftHTTPError(Exception):
@@ -172,6 +200,8 @@ class SwiftClient:
         url, with_token = await self._route(path, token)
         sent = dict(headers, **({"X-Auth-Token": token.value} if with_token else {}))
         skip = () if "Content-Type" in headers else ("Content-Type",)  # aiohttp's default would set it
+        if isinstance(data, (bytes, bytearray, memoryview)) and memoryview(data).nbytes > SEND_SLICE:
+            data = _SlicedBody(data)  # a new one per attempt: a retry sends the body again
         async with session.request(
             method, url, params=params, headers=sent, data=data, ssl=self.ssl, skip_auto_headers=skip
         ) as r:

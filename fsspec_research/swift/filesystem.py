@@ -61,9 +61,8 @@ class SwiftFileSystem(SwiftUploads, SwiftAccess, RangeFileSystemMixin, AsyncFile
     pins_versions = True
     upload_part_size = 32 * MiB
     min_part_size = 4 * MiB  # a Swift proxy spends ms of CPU per request: fewer, larger parts read faster
-    max_ranges_per_request = (
-        50  # swob's MAX_RANGES; drops to 1 on an instance whose server does not serve them
-    )
+    #: swob's MAX_RANGES; drops to 1 on an instance whose server does not serve multi-range GETs
+    max_ranges_per_request = 50
     listing_limit = 10_000
 
     def __init__(

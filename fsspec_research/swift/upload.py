@@ -20,7 +20,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
@@ -124,8 +124,9 @@ class SwiftUploads:
             return
         view = memoryview(value)
 
-        async def read(lo: int, hi: int) -> memoryview:
-            return view[lo:hi]
+        @asynccontextmanager
+        async def read(lo: int, hi: int) -> AsyncIterator[memoryview]:
+            yield view[lo:hi]
 
         await self._upload_segmented(path, len(value), read, mode == "create")
 
@@ -149,28 +150,27 @@ class SwiftUploads:
                 await self._upload_whole(rpath, f.read(), mode == "create")
                 callback.relative_update(size)
                 return
-
-            async def read(lo: int, hi: int) -> bytes:
-                return await asyncio.to_thread(os.pread, f.fileno(), hi - lo, lo)
-
+            read = _FileSegments(f.fileno()).read
             await self._upload_segmented(rpath, size, read, mode == "create", callback)
 
     async def _upload_segmented(
         self,
         path: str,
         size: int,
-        read: Callable[[int, int], Coroutine[Any, Any, Any]],
+        read: Callable[[int, int], AbstractAsyncContextManager[Any]],
         exclusive: bool,
         callback: Callback = DEFAULT_CALLBACK,
     ) -> None:
-        """Write ``size`` known bytes as an SLO, ``upload_concurrency`` segments in flight."""
+        """Write ``size`` known bytes as an SLO, ``upload_concurrency`` segments in flight; ``read(lo, hi)``
+        gives bytes ``[lo, hi)`` for the time of their upload."""
         part = max(self.upload_part_size, -(-size // MAX_SEGMENTS))
         if part > MAX_OBJECT:
             raise ValueError(f"{path}: {size} bytes need segments above Swift's 5 GiB object limit")
         state = await self._upload_start(path, exclusive)
 
         async def send(number: int, lo: int, hi: int) -> dict[str, Any]:
-            result = await self._upload_part(state, number, lo, await read(lo, hi))
+            async with read(lo, hi) as data:
+                result = await self._upload_part(state, number, lo, data)
             callback.relative_update(hi - lo)
             return result
 
@@ -272,6 +272,35 @@ class SwiftUploads:
                 await self._request("DELETE", where)
 
         await _run_coros_in_chunks([delete(p) for p in paths], batch_size=self.concurrency, nofiles=True)
+
+
+class _FileSegments:
+    """Segments of an open local file, each read into a buffer that is reused once its upload succeeded:
+    a put touches ``upload_concurrency`` segments of fresh memory, not the file's size (a fresh page
+    costs a page fault, more than copying it)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.free: list[bytearray] = []
+
+    @asynccontextmanager
+    async def read(self, lo: int, hi: int) -> AsyncIterator[memoryview]:
+        buf = self.free.pop() if self.free else None
+        if buf is None or len(buf) < hi - lo:
+            buf = bytearray(hi - lo)
+        view = memoryview(buf)[: hi - lo]
+        await asyncio.to_thread(_pread_into, self.fd, view, lo)
+        yield view
+        self.free.append(buf)  # not after a failure: a slice of it could still wait to be sent
+
+
+def _pread_into(fd: int, view: memoryview, offset: int) -> None:
+    done = 0
+    while done < len(view):
+        n = os.preadv(fd, [view[done:]], offset + done)
+        if n == 0:
+            raise OSError(errno.EIO, f"file shorter than {offset + len(view)} bytes while uploading it")
+        done += n
 
 
 def _segment_path(manifest_of: SwiftPath, entry: dict[str, Any]) -> SwiftPath:

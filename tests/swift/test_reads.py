@@ -100,6 +100,17 @@ def test_get_file_downloads_in_parallel_parts(fs: SwiftFileSystem, blob: str, tm
     assert not [p for p in os.listdir(target.parent) if p != "blob.bin"]
 
 
+def test_cat_file_of_many_parts_assembles_them_in_place(fs: SwiftFileSystem, blob: str) -> None:
+    small_parts = SwiftFileSystem(
+        **fs.storage_options, part_size=256 * 1024, min_part_size=64 * 1024, skip_instance_cache=True
+    )
+    assert small_parts.cat_file(blob) == DATA  # 13 parts
+    assert small_parts.cat_file(blob, -300_001) == DATA[-300_001:]  # 2 parts
+    assert small_parts.cat_file(blob, 12_345, SIZE - 6789) == DATA[12_345 : SIZE - 6789]
+    assert small_parts.cat_file(blob, 100_000, 200_000) == DATA[100_000:200_000]  # 1 part
+    assert small_parts.cat_file(blob, SIZE + 1) == b""
+
+
 def test_get_directory_recursively(fs: SwiftFileSystem, root: str, tmp_path) -> None:
     fs.pipe({f"{root}/d/a.txt": b"a", f"{root}/d/e/b.txt": b"bb"})
     fs.get(f"{root}/d", str(tmp_path / "out"), recursive=True)

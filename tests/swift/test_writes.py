@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from fsspec_research.swift import SwiftFileSystem
+from fsspec_research.swift import SwiftFileSystem, client
+from fsspec_research.swift.upload import _pread_into
 
 MiB = 2**20
 DATA = random.Random(11).randbytes(5 * MiB + 777)
@@ -58,6 +59,29 @@ def test_pipe_and_put_of_large_data_upload_segments_in_parallel(
     assert sfs.cat(f"{root}/piped.bin") == DATA == sfs.cat(f"{root}/put.bin")
     assert sfs.info(f"{root}/put.bin")["static_large_object"]
     assert len(segments(sfs, root)) == 12
+
+
+def test_bodies_go_out_in_slices_from_reused_segment_buffers(
+    fs: SwiftFileSystem, root: str, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(client, "SEND_SLICE", 100_000)
+    two_at_once = SwiftFileSystem(
+        **fs.storage_options, segment_size=MiB, upload_concurrency=2, skip_instance_cache=True
+    )
+    local = tmp_path / "local.bin"
+    local.write_bytes(DATA)  # 6 segments of 873941 or 873942 bytes through 2 buffers
+    two_at_once.put(str(local), f"{root}/put.bin")
+    two_at_once.pipe(f"{root}/piped.bin", DATA)
+    two_at_once.pipe(f"{root}/whole.bin", DATA[:300_001])
+    assert two_at_once.cat(f"{root}/put.bin") == DATA == two_at_once.cat(f"{root}/piped.bin")
+    assert two_at_once.info(f"{root}/whole.bin")["ETag"] == hashlib.md5(DATA[:300_001]).hexdigest()
+
+
+def test_a_file_that_shrinks_while_it_is_put_fails(tmp_path) -> None:
+    local = tmp_path / "short.bin"
+    local.write_bytes(b"12345678")
+    with open(local, "rb") as f, pytest.raises(OSError, match="shorter than 15 bytes"):
+        _pread_into(f.fileno(), memoryview(bytearray(10)), 5)
 
 
 def test_overwrite_and_delete_of_a_large_object_remove_its_segments(sfs: SwiftFileSystem, root: str) -> None:
