@@ -70,7 +70,13 @@ def main(argv: list[str] | None = None) -> int:
 
             reports += run_pfs(Path(tmp), args.reps, args.size_mib * MiB, cases)
     table = render_table(reports)
-    command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    given = list(argv if argv is not None else sys.argv[1:])
+    for i, arg in reversed(list(enumerate(given))):  # where the results went is not part of the recipe
+        if arg == "--out":
+            del given[i : i + 2]
+        elif arg.startswith("--out="):
+            del given[i]
+    command = "python -m benchmarks.run " + " ".join(given)
     text = f"Command: `{command.strip()}`\n\n{table}\n"
     print(text)
     stem = "latest" if any(c in HTTP_CASES for c in cases) else "latest-swift"
