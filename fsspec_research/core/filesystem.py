@@ -33,6 +33,7 @@ import io
 import os
 import secrets
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -376,8 +377,23 @@ class WritingFetch(PinnedFetch):
         return b""
 
     async def _write_when_read(self, pending: Any, req: Request) -> bytes:
-        await asyncio.to_thread(_write_at, self.target, await pending, req)
+        data = await pending
+        # not the loop's default executor: a download may itself run there (s3fs's get in a thread),
+        # and writes waiting behind the downloads that wait for them would deadlock
+        await asyncio.get_running_loop().run_in_executor(_disk_writer(), _write_at, self.target, data, req)
         return b""
+
+
+_DISK_WRITERS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _disk_writer() -> ThreadPoolExecutor:
+    """This process's threads that write async backends' download parts to disk (they never wait on
+    anything else; one pool per process, as a forked child has none of its parent's threads)."""
+    pool = _DISK_WRITERS.get(os.getpid())
+    if pool is None:
+        pool = _DISK_WRITERS.setdefault(os.getpid(), ThreadPoolExecutor(4, thread_name_prefix="fsr-disk"))
+    return pool
 
 
 def _write_at(target: str, data: Any, req: Request) -> None:

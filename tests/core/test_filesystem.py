@@ -202,3 +202,22 @@ def test_download_with_a_short_part_raises_and_leaves_nothing(tmp_path):
     with pytest.raises(OSError, match="short read: 999 of 1000 bytes at 2000"):
         fs.download_parallel("/x", str(tmp_path / "x.bin"))
     assert os.listdir(tmp_path) == []
+
+
+def test_downloads_running_in_the_loops_executor_do_not_starve_their_writes(tmp_path):
+    """s3fs-style ``get``: many downloads at once, each in a thread of the event loop's default executor
+    (which holds only cpu_count + 4); their parts must not need a thread of that same executor."""
+    from fsspec.asyn import sync
+
+    fs = AsyncVersionedStore(part_size=500, concurrency=4)
+    data = random.randbytes(3000)
+    fs.put("/x", data)
+    count = (os.cpu_count() or 1) + 8
+
+    async def all_at_once():
+        targets = [str(tmp_path / f"{i}.bin") for i in range(count)]
+        jobs = (asyncio.to_thread(fs.download_parallel, "/x", target) for target in targets)
+        await asyncio.wait_for(asyncio.gather(*jobs), 30)
+
+    sync(fs.loop, all_at_once)
+    assert all((tmp_path / f"{i}.bin").read_bytes() == data for i in range(count))
