@@ -295,6 +295,7 @@ class _FileSegments:
 
 
 def _pread_into(fd: int, view: memoryview, offset: int) -> None:
+    """Fill ``view`` with the bytes of file ``fd`` from ``offset``; a file cut short raises."""
     done = 0
     while done < len(view):
         n = os.preadv(fd, [view[done:]], offset + done)
