@@ -173,6 +173,9 @@ class ParallelBlockCache(BaseCache):
         for run, (start, end), data in zip(runs, ranges, results):
             if len(data) != end - start:
                 raise OSError(f"short read: got {len(data)} of {end - start} bytes at offset {start}")
+            if len(run) == 1 and isinstance(data, bytes):
+                out[run[0]] = data  # a request of exactly one block is kept as it came, not copied
+                continue
             view = memoryview(data)
             for b in run:
                 lo = b * self.blocksize - start

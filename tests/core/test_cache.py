@@ -89,6 +89,29 @@ def test_missing_blocks_of_one_read_are_one_batch():
     assert cache.hit_count == 11  # blocks 9..19 were cached
 
 
+def test_one_block_requests_are_cached_without_a_copy():
+    data = random.randbytes(8 * 1024)
+    served: list[bytes] = []
+
+    def fetch(ranges):
+        out = [bytes(data[s:e]) for s, e in ranges]
+        served.extend(out)
+        return out
+
+    def make(concurrency: int) -> ParallelBlockCache:
+        single = lambda s, e: fetch([(s, e)])[0]  # noqa: E731
+        return ParallelBlockCache(1024, single, len(data), multi_fetcher=fetch, concurrency=concurrency)
+
+    cache = make(8)
+    assert cache._fetch(0, 4096) == data[:4096]  # four one-block requests
+    assert [id(cache._blocks[b]) for b in range(4)] == [id(x) for x in served]
+    assert cache._fetch(1024, 2048) is served[1]  # a whole-block read hands out the block itself
+    cache = make(2)
+    assert cache._fetch(0, 8192) == data  # two four-block requests, split into blocks
+    assert all(type(block) is bytes and len(block) == 1024 for block in cache._blocks.values())
+    assert cache._blocks[5] == data[5120:6144]
+
+
 def test_lru_bounds_memory_and_refetches_evicted():
     data = random.randbytes(10_000)
     rec = Recorder(data)
