@@ -548,15 +548,18 @@ def case_sb4(b: SwiftBench, reps: int, size: int = GiB, streams: int = 16) -> li
 
 
 def case_sb4t(b: SwiftBench, reps: int, size: int = GiB) -> CaseReport:
-    """SB4's ``cat_file`` with ``part_size`` settings (the candidate is the default), beside raw GETs."""
+    """SB4's ``cat_file`` with ``part_size`` settings (the candidate is the default), beside raw GETs.
+
+    A read is never split into fewer parts than ``concurrency`` allows, so larger parts come with
+    fewer streams; each label names the part size and stream count the read really used."""
     local = b.object("obj1g", size, 7).read_bytes()
     runners = {}
-    for mib in (None, 16, 32, 64):
-        fs = SwiftFileSystem(
-            skip_instance_cache=True, **b.options, **({"part_size": mib * MiB} if mib else {})
-        )
-        label = f"cat_file part_size {fs.part_size // MiB} MiB" + ("" if mib else " (default)")
-        runners[label] = lambda fs=fs: fs.cat_file(b.path("obj1g"))
+    for mib, streams in ((None, None), (16, 64), (32, 32), (64, 16)):
+        tuned = {"part_size": mib * MiB, "concurrency": streams} if mib else {}
+        fs = SwiftFileSystem(skip_instance_cache=True, **b.options, **tuned)
+        part = fs._part_size_for(size)
+        label = f"cat_file {part // MiB} MiB parts x {min(fs.concurrency, -(-size // part))} streams"
+        runners[label + ("" if mib else " (default)")] = lambda fs=fs: fs.cat_file(b.path("obj1g"))
     part = size // 16
     runners["raw 16 x 64 MiB ranges (aiohttp)"] = lambda: b.raw_get(
         "obj1g", [(i * part, (i + 1) * part) for i in range(16)], 16
