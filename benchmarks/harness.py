@@ -86,12 +86,14 @@ def run_alternating(
     check: Callable[[object], bool],
     warmup: bool = True,
     may_be_wrong: Collection[str] = (),
+    prepare: Callable[[], None] | None = None,
 ) -> list[Result]:
     """Time each runner ``reps`` times, alternating between them; count requests and bytes per run.
 
     Each runner's output must pass ``check`` (byte-exact results): that of a first untimed run, or with
     ``warmup=False`` (big transfers) that of its first timed run, checked after the clock stopped.
     Runners named in ``may_be_wrong`` (a known-buggy baseline) are marked ``wrong`` instead of failing.
+    ``prepare`` runs, untimed, before every timed run (removing a previous run's download, say).
     """
     results = {name: Result(case, name, candidate=name == candidate) for name in runners}
 
@@ -106,6 +108,8 @@ def run_alternating(
             verify(name, fn())
     for rep in range(reps):
         for name, fn in runners.items():
+            if prepare is not None:
+                prepare()
             counters.reset()
             t0 = time.perf_counter()
             out = fn()

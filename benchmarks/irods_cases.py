@@ -551,7 +551,10 @@ def case_ib4(b: IRODSBench, reps: int, streams: int = 16, threads: int = 16) -> 
         return (b"".join(got) if isinstance(got, list) else got) == local
 
     # one alternation of all, so that both reports see the same machine load
-    results = b.run("IB4", {**to_memory, **to_file}, reps, cand_mem, check, warmup=False)
+    results = b.run(  # every get writes a new file, as into a fresh path
+        "IB4", {**to_memory, **to_file}, reps, cand_mem, check, warmup=False,
+        prepare=lambda: out.unlink(missing_ok=True),
+    )  # fmt: skip
     mem = [r for r in results if r.name in to_memory]
     files = [r for r in results if r.name in to_file]
     for r in files:
@@ -581,6 +584,7 @@ def case_ib4(b: IRODSBench, reps: int, streams: int = 16, threads: int = 16) -> 
             limit,
             f"{goal}; peak memory <= 2 x block x parallelism = {bound // MiB} MiB",
             [
+                "each get writes a new file: the previous run's is removed, untimed, before every run",
                 f"peak memory of one get in a fresh process (untimed, {memory['wall']:.1f} s): tracemalloc "
                 f"peak {memory['traced'] / MiB:.0f} MiB, peak RSS growth {memory['rss'] / MiB:.0f} MiB; "
                 f"block (part) {fs_part // MiB} MiB x parallelism {b.fs.concurrency}",

@@ -570,7 +570,8 @@ def case_pb4(b: PFSBench, reps: int, streams: int = 8) -> list[CaseReport]:
         return (b"".join(got) if isinstance(got, list) else got) == local
 
     # one alternation of all, so that both reports see the same machine load
-    results = b.run("PB4", {**to_memory, **to_file}, reps, cand_mem, check, warmup=False)
+    fresh = lambda: out.unlink(missing_ok=True)  # noqa: E731 (every get writes a new file, as into a fresh path)
+    results = b.run("PB4", {**to_memory, **to_file}, reps, cand_mem, check, warmup=False, prepare=fresh)
     mem = [r for r in results if r.name in to_memory]
     files = [r for r in results if r.name in to_file]
     for r in files:
@@ -604,6 +605,7 @@ def case_pb4(b: PFSBench, reps: int, streams: int = 8) -> list[CaseReport]:
             limit,
             f"{goal}; peak memory <= 2 x block x parallelism = {bound // MiB} MiB",
             [
+                "each get writes a new file: the previous run's is removed, untimed, before every run",
                 f"peak memory of one get in a fresh process (untimed, {memory['wall']:.1f} s): tracemalloc "
                 f"peak {memory['traced'] / MiB:.0f} MiB, peak RSS growth {memory['rss'] / MiB:.0f} MiB; "
                 f"block (part) {fs_part // MiB} MiB x parallelism {b.fs.concurrency}",

@@ -506,8 +506,9 @@ def case_sb4(b: SwiftBench, reps: int, size: int = GiB, streams: int = 16) -> li
 
     # one alternation of all five, so that both reports see the same machine load
     results = run_alternating(
-        "SB4", b.sched.wrap_all({**to_memory, **to_file}), b.counters, reps, cand_mem, check, warmup=False
-    )
+        "SB4", b.sched.wrap_all({**to_memory, **to_file}), b.counters, reps, cand_mem, check, warmup=False,
+        prepare=lambda: out.unlink(missing_ok=True),  # every get writes a new file, as into a fresh path
+    )  # fmt: skip
     conn.close()
     mem = [r for r in results if r.name in to_memory]
     files = [r for r in results if r.name in to_file]
@@ -537,6 +538,7 @@ def case_sb4(b: SwiftBench, reps: int, size: int = GiB, streams: int = 16) -> li
             limit,
             f"{goal}; peak memory <= 2 x block x parallelism = {bound // MiB} MiB",
             [
+                "each get writes a new file: the previous run's is removed, untimed, before every run",
                 f"peak memory of one get in a fresh process (untimed, {memory['wall']:.1f} s): tracemalloc "
                 f"peak {memory['traced'] / MiB:.0f} MiB, peak RSS growth {memory['rss'] / MiB:.0f} MiB; "
                 f"block (part) {fs_part // MiB} MiB x parallelism {b.fs.concurrency}",
