@@ -24,6 +24,7 @@ from .ranges import Plan, Request
 __all__ = ["AsyncRunner", "Runner", "ThreadRunner"]
 
 T = TypeVar("T")
+CANCEL_POLL = 0.5  #: seconds between checks for requests cancelled by a runner's close()
 SyncFetch = Callable[[Request], bytes]
 AsyncFetch = Callable[[Request], Awaitable[bytes]]
 
@@ -127,7 +128,9 @@ class ThreadRunner(Runner):
         pending: dict[Future, tuple[int, ...]] = {}
         try:
             while _refill(pending, order, self.limit, lambda job: self.pool.submit(_job, plan, fetch, job)):
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, timeout=CANCEL_POLL, return_when=FIRST_COMPLETED)
+                # a future cancelled by close() (the pool's shutdown) never wakes wait(): find it here
+                done = done or {future for future in pending if future.cancelled()}
                 for future in done:
                     yield from assembler.add_job(pending.pop(future), future.result())
         finally:

@@ -33,7 +33,6 @@ import io
 import os
 import secrets
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -318,10 +317,16 @@ class RangeFileSystemMixin:
         os.makedirs(os.path.dirname(os.path.abspath(lpath)), exist_ok=True)
         # unique: a part still in flight after a failure finds no file to write into, not a later one's
         tmp = f"{lpath}.part-{os.getpid()}-{secrets.token_hex(4)}"
+        # blocking backends write each part in the worker that read it (disk writes overlap transfers);
+        # async ones here, in the calling thread, which the event loop hands the parts to as they arrive
+        in_workers = isinstance(self._runner, ThreadRunner)
+        fetch = WritingFetch(self, version, tmp) if in_workers else self._fetcher(version)
         try:
             with open(tmp, "wb") as f:
                 f.truncate(size)
-            for part, _ in self._iter(plan, WritingFetch(self, version, tmp)):
+            for part, data in self._iter(plan, fetch):
+                if not in_workers:
+                    _write_at(tmp, data, plan.requests[part])
                 callback.relative_update(plan.requests[part].size)
             os.replace(tmp, lpath)
         finally:
@@ -363,37 +368,15 @@ class PinnedFetch:
 
 @dataclass(frozen=True)
 class WritingFetch(PinnedFetch):
-    """A :class:`PinnedFetch` that writes each request's bytes into the local file ``target`` at the
-    request's offset, in the worker that read them (async backends: in a thread), and returns ``b""``:
-    a download's disk writes overlap its transfers instead of queueing behind one consumer."""
+    """A :class:`PinnedFetch` for blocking backends that writes each request's bytes into the local file
+    ``target`` at the request's offset, in the worker that read them, and returns ``b""``: a download's
+    disk writes overlap its transfers instead of queueing behind one consumer."""
 
     target: str = ""
 
     def __call__(self, req: Request) -> Any:
-        data = super().__call__(req)
-        if inspect.isawaitable(data):
-            return self._write_when_read(data, req)
-        _write_at(self.target, data, req)
+        _write_at(self.target, super().__call__(req), req)
         return b""
-
-    async def _write_when_read(self, pending: Any, req: Request) -> bytes:
-        data = await pending
-        # not the loop's default executor: a download may itself run there (s3fs's get in a thread),
-        # and writes waiting behind the downloads that wait for them would deadlock
-        await asyncio.get_running_loop().run_in_executor(_disk_writer(), _write_at, self.target, data, req)
-        return b""
-
-
-_DISK_WRITERS: dict[int, ThreadPoolExecutor] = {}
-
-
-def _disk_writer() -> ThreadPoolExecutor:
-    """This process's threads that write async backends' download parts to disk (they never wait on
-    anything else; one pool per process, as a forked child has none of its parent's threads)."""
-    pool = _DISK_WRITERS.get(os.getpid())
-    if pool is None:
-        pool = _DISK_WRITERS.setdefault(os.getpid(), ThreadPoolExecutor(4, thread_name_prefix="fsr-disk"))
-    return pool
 
 
 def _write_at(target: str, data: Any, req: Request) -> None:

@@ -448,6 +448,40 @@ def test_thread_runner_close_releases_threads():
     assert wait_until(lambda: not any(t.name.startswith("closing-test") for t in threading.enumerate()))
 
 
+def test_a_plan_whose_queued_requests_close_cancels_raises_instead_of_hanging():
+    """Two plans share a one-thread runner; close() cancels the queued request of the second, which
+    never wakes concurrent.futures.wait(): that plan must still end (a readahead thread stuck there
+    kept the interpreter from exiting)."""
+    runner = ThreadRunner(1)
+    release = threading.Event()
+
+    def fetch(req):
+        release.wait(WAIT)
+        return OBJECTS[req.path][req.start : req.end]
+
+    outcomes: dict[str, object] = {}
+
+    def read(name: str) -> None:
+        try:
+            outcomes[name] = runner.fetch_plan(plan_ranges([("obj00", 0, 10)]), fetch)
+        except BaseException as exc:  # the outcome is what the test asserts
+            outcomes[name] = exc
+
+    first = threading.Thread(target=read, args=("first",))
+    first.start()
+    assert wait_until(lambda: runner._pool is not None and runner._pool._work_queue.empty())
+    second = threading.Thread(target=read, args=("second",))
+    second.start()
+    assert wait_until(lambda: not runner._pool._work_queue.empty())  # queued behind the first
+    runner.close()
+    second.join(WAIT)
+    assert not second.is_alive()
+    assert isinstance(outcomes["second"], concurrent.futures.CancelledError)
+    release.set()
+    first.join(WAIT)
+    assert outcomes["first"] == [OBJECTS["obj00"][0:10]]
+
+
 def test_thread_runner_iter_yields_empty_ranges_before_fetching():
     tracker = Tracker()
     plan = plan_ranges([("obj00", 0, 10), ("obj01", 3, 3)])

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import threading
 
 import pytest
 from fsspec.callbacks import Callback
 from helpers.versioned_store import AsyncVersionedStore, VersionedStore
 
+from fsspec_research.core import filesystem
 from fsspec_research.core.errors import ObjectChangedError
 
 
@@ -180,13 +182,26 @@ def test_download_into_new_directory_and_into_a_file_object(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_download_parts_are_written_by_the_workers(tmp_path, kind):
+def test_download_parts_are_written_where_they_arrive(tmp_path, kind, monkeypatch):
+    """Blocking backends: by the worker that read the part; async ones: by the caller, to which the
+    event loop hands each part (a pool of writer threads beside the loop was slower)."""
+    written_by: list[threading.Thread] = []
+    original = filesystem._write_at
+
+    def recording(*args):
+        written_by.append(threading.current_thread())
+        return original(*args)
+
+    monkeypatch.setattr(filesystem, "_write_at", recording)
     fs = (VersionedStore if kind == "sync" else AsyncVersionedStore)(part_size=1000, concurrency=4)
     data = random.randbytes(9_500)
     fs.put("/x", data)
     fs.download_parallel("/x", str(tmp_path / "x.bin"))
     assert (tmp_path / "x.bin").read_bytes() == data
     assert os.listdir(tmp_path) == ["x.bin"]
+    assert len(written_by) == 10
+    callers = {t is threading.current_thread() for t in written_by}
+    assert callers == ({False} if kind == "sync" else {True})
 
 
 def test_download_with_a_short_part_raises_and_leaves_nothing(tmp_path):
