@@ -56,7 +56,9 @@ class IRODSFileSystem(IRODSUploads, IRODSMetadata, RangeFileSystemMixin, Abstrac
     pins_versions = True
     confirms_versions = True
     concurrency = 16  # connections for parallel reads (PRC's parallel transfers use up to 16 too)
-    upload_concurrency = 8
+    # 16 streams of 8 MiB parts as PRC's parallel put uses 16 threads (memory 128 MiB, as 8 x 16 MiB)
+    upload_concurrency = 16
+    upload_part_size = 8 * MiB
     min_part_size = 4 * MiB
     part_size = 16 * MiB  # a whole read in parts of two pipelined 8 MiB reads: half the per-part overhead
 

@@ -57,6 +57,20 @@ class _Upload:
     size: int = 0
 
 
+def _hash_in_order(upload: _Upload, number: int, data: memoryview | None) -> None:
+    """Add part ``number`` to the upload's checksum once every earlier part is in (earlier parts were
+    submitted first, so they are running or done); a part that failed (``None``) only passes its turn."""
+    with upload.hashed:
+        upload.hashed.wait_for(lambda: upload.next_part == number)
+        try:
+            if data is not None:
+                upload.hasher.update(data)
+                upload.size += len(data)
+        finally:
+            upload.next_part += 1
+            upload.hashed.notify_all()
+
+
 class IRODSUploads:
     """Upload hooks (mixed into :class:`~fsspec_research.irods.IRODSFileSystem`)."""
 
@@ -91,19 +105,16 @@ class IRODSUploads:
         return _Upload(path, temp, exclusive, first, join)
 
     def _upload_part(self, upload: _Upload, number: int, offset: int, data: memoryview) -> int:
-        with upload.hashed:  # the checksum takes the parts in order; earlier parts were submitted first
-            upload.hashed.wait_for(lambda: upload.next_part == number)
-            try:
-                upload.hasher.update(data)
-                upload.size += len(data)
-            finally:
-                upload.next_part += 1
-                upload.hashed.notify_all()
-        if upload.join is None:
-            with upload.lock:
-                self._irods(upload.path, upload.first.write, offset, data)
-            return len(data)
-        self._irods(upload.path, self._write_joined, upload, offset, data)
+        written = False
+        try:
+            if upload.join is None:
+                with upload.lock:
+                    self._irods(upload.path, upload.first.write, offset, data)
+            else:
+                self._irods(upload.path, self._write_joined, upload, offset, data)
+            written = True
+        finally:  # hashed after the write, so that the in-order checksum never holds up a transfer
+            _hash_in_order(upload, number, data if written else None)
         return len(data)
 
     def _write_joined(self, upload: _Upload, offset: int, data: memoryview) -> None:
