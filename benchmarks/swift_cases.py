@@ -271,21 +271,7 @@ class SwiftBench:
     # bare aiohttp: the ceiling of the server and proxy
     def raw_get(self, name: str, ranges: list[tuple[int, int]], parallelism: int) -> list[bytes]:
         """The ranges as bare parallel GETs (no planning, no checks), ``parallelism`` at a time."""
-
-        async def run() -> list[bytes]:
-            if self._session is None:
-                self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256, ssl=self.ssl))
-            sem = asyncio.Semaphore(parallelism)
-
-            async def one(lo: int, hi: int) -> bytes:
-                headers = {"X-Auth-Token": self.token, "Range": f"bytes={lo}-{hi - 1}"}
-                async with sem, self._session.get(self.url(name), headers=headers) as r:  # type: ignore[union-attr]
-                    r.raise_for_status()
-                    return await r.read()
-
-            return list(await asyncio.gather(*(one(lo, hi) for lo, hi in ranges)))
-
-        return sync(self.loop, run)
+        return self.raw_get_batches(name, [[span] for span in ranges], parallelism)
 
     def raw_get_batches(
         self, name: str, batches: list[list[tuple[int, int]]], parallelism: int
