@@ -5,6 +5,9 @@ A backend implements a few hooks:
 * ``_read_range(path, start, end, version) -> bytes`` (or bytearray; a coroutine function on async backends):
   read ``[start, end)``, raising :class:`~fsspec_research.core.errors.ObjectChangedError` when
   ``version`` is given and the object no longer has it;
+* ``_read_range_into(path, start, view, version) -> int`` (optional, blocking backends, with
+  ``reads_into = True``): read ``len(view)`` bytes from ``start`` straight into ``view``, returning how many
+  came; whole reads and downloads then skip a copy and an allocation per part;
 * ``_read_ranges(path, spans, version) -> list[bytes]`` (optional, with ``max_ranges_per_request > 1``):
   several ``[start, end)`` spans of one object (ascending, not overlapping) in one request; the core
   then batches the small requests of a path (see :func:`~fsspec_research.core.ranges.batch_plan`);
@@ -64,6 +67,7 @@ class RangeFileSystemMixin:
     pins_versions: bool = False  #: whether ``_version_of`` is meaningful (files then always stat on open)
     confirms_versions: bool = False  #: whether pins are checked after each batch (``_confirm_version``)
     merge_adjacent: bool = False  #: join touching ranges of one read (e.g. cache blocks) before splitting
+    reads_into: bool = False  #: the backend has ``_read_range_into`` (blocking backends only)
     max_ranges_per_request: int = 1  #: > 1: small requests of one path go out in batches (``_read_ranges``)
     batches_per_path: int = 8  #: a batched path still spreads over this many calls (at most ``concurrency``)
     retry: RetryPolicy = RetryPolicy()
@@ -98,6 +102,9 @@ class RangeFileSystemMixin:
 
     # hooks
     def _read_range(self, path: str, start: int, end: int, version: str | None) -> Any:
+        raise NotImplementedError
+
+    def _read_range_into(self, path: str, start: int, view: memoryview, version: str | None) -> int:
         raise NotImplementedError
 
     def _read_ranges(self, path: str, spans: list[tuple[int, int]], version: str | None) -> Any:
@@ -274,8 +281,13 @@ class RangeFileSystemMixin:
         path's info when the caller has it already)."""
         plan, fetch = self._pinned_read(path, info or self._read_info(path), start, end)
         joined = _Joined(plan)
-        for index, data in self._iter(plan, fetch):
-            joined.add(index, data)
+        if self.reads_into and len(plan.requests) > 1:
+            fetch = IntoFetch(self, fetch.versions, joined.view_of)
+            for _ in self._iter(plan, fetch):
+                pass
+        else:
+            for index, data in self._iter(plan, fetch):
+                joined.add(index, data)
         return joined.value()
 
     async def _read_parallel(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
@@ -375,8 +387,40 @@ class WritingFetch(PinnedFetch):
     target: str = ""
 
     def __call__(self, req: Request) -> Any:
-        _write_at(self.target, super().__call__(req), req)
+        if not self.fs.reads_into:
+            _write_at(self.target, super().__call__(req), req)
+            return b""
+        buffer = self.fs._runner.worker_local("part-buffer", _Buffer)  # one per worker, reused
+        view = buffer.view(req.size)
+        got = self.fs._read_range_into(req.path, req.start, view, self.version(req.path))
+        _write_at(self.target, view[:got], req)
         return b""
+
+
+@dataclass(frozen=True)
+class IntoFetch(PinnedFetch):
+    """A :class:`PinnedFetch` for backends with ``reads_into`` that reads each request straight into the
+    buffer ``into(req)`` gives, and returns ``b""``."""
+
+    into: Callable[[Request], memoryview]
+
+    def __call__(self, req: Request) -> Any:
+        got = self.fs._read_range_into(req.path, req.start, self.into(req), self.version(req.path))
+        if got != req.size:
+            raise OSError(errno.EIO, f"short read: {got} of {req.size} bytes at {req.start}", req.path)
+        return b""
+
+
+class _Buffer:
+    """A worker's reusable read buffer, grown on demand in steps of 64 KiB (even parts differ by a byte)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def view(self, size: int) -> memoryview:
+        if len(self.data) < size:
+            self.data = bytearray(-(-size // 65536) * 65536)
+        return memoryview(self.data)[:size]
 
 
 def _write_at(target: str, data: Any, req: Request) -> None:
@@ -395,24 +439,36 @@ def _write_at(target: str, data: Any, req: Request) -> None:
 
 class _Joined:
     """The parts of one read (a plan of one range per part), each copied into one buffer as it arrives
-    and then freed: a 1 GiB read touches about 1 GiB of fresh memory, not 2 GiB, whose page faults cost
-    more CPU than the transfer (``BytesIO.getvalue`` hands its buffer over without a copy)."""
+    (or read straight into it, :meth:`view_of`). The buffer is a ``BytesIO`` over ``bytes(size)``: its
+    pages stay unallocated until written, and ``getvalue`` hands it over without a copy, so a 1 GiB read
+    touches 1 GiB of fresh memory once."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.base = plan.requests[0].start if plan.requests else 0
-        self.buffer = io.BytesIO()
+        requests = plan.requests
+        self.base = requests[0].start if requests else 0
         self.only: bytes | None = None
+        size = requests[-1].end - self.base if len(requests) > 1 else 0
+        self.buffer = io.BytesIO(bytes(size))
+        self.view = self.buffer.getbuffer()
+
+    def view_of(self, req: Request) -> memoryview:
+        return self.view[req.start - self.base : req.end - self.base]
 
     def add(self, index: int, data: bytes) -> None:
         if len(self.plan.requests) == 1:
             self.only = data
             return
-        self.buffer.seek(self.plan.requests[index].start - self.base)
-        self.buffer.write(data)
+        req = self.plan.requests[index]
+        if len(data) != req.size:
+            raise OSError(errno.EIO, f"short read: {len(data)} of {req.size} bytes at {req.start}", req.path)
+        self.view_of(req)[:] = data
 
     def value(self) -> bytes:
-        return self.only if self.only is not None else self.buffer.getvalue()
+        if self.only is not None:
+            return self.only
+        self.view.release()
+        return self.buffer.getvalue()
 
 
 def _write_in_order(arriving: Iterator[tuple[int, bytes]], out: Any, callback: Callback) -> None:

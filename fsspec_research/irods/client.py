@@ -218,13 +218,19 @@ class Reader:
 
     def read(self, start: int, length: int) -> bytearray | memoryview:
         """Up to ``length`` bytes from ``start`` (fewer only at the end of the object)."""
+        buffer = bytearray(length)
+        got = self.read_into(start, memoryview(buffer))
+        return memoryview(buffer)[:got] if got < length else buffer  # the core makes bytes of it
+
+    def read_into(self, start: int, view: memoryview) -> int:
+        """Read up to ``len(view)`` bytes from ``start`` into ``view``; return how many came (fewer only
+        at the end of the object)."""
         from irods.api_number import api_number
 
-        sock, desc = self._raw.conn.socket, self._raw.desc
+        sock, desc, length = self._raw.conn.socket, self._raw.desc, len(view)
         seek = self._pos != start
         sizes = [min(READ_CHUNK, length - lo) for lo in range(0, length, READ_CHUNK)]
-        buffer = bytearray(length)
-        view, got = memoryview(buffer), 0
+        got = 0
         try:
             if seek:
                 _send_request(sock, api_number["DATA_OBJ_LSEEK_AN"], _opened(desc, offset=start))
@@ -238,7 +244,7 @@ class Reader:
             self.abandon()  # replies may still be in flight: this connection cannot be reused
             raise
         self._pos = start + got
-        return view[:got] if got < length else buffer  # the core makes bytes of what it hands out
+        return got
 
     def abandon(self) -> None:
         """Drop this reader's connection without a close exchange (its replies are out of step)."""

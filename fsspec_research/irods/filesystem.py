@@ -12,8 +12,9 @@ from __future__ import annotations
 import errno
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from fsspec.spec import AbstractFileSystem
@@ -29,6 +30,7 @@ from .upload import IRODSUploads, is_upload_temp
 __all__ = ["IRODSFileSystem"]
 
 MiB = 2**20
+T = TypeVar("T")
 _OPTIONS = ("timeout", "trash")
 _GLOB = re.compile(r"[*?\[]")
 _FSSPEC_OPTIONS = ("use_listings_cache", "listings_expiry_time", "max_paths", "skip_instance_cache")
@@ -60,6 +62,7 @@ class IRODSFileSystem(IRODSUploads, IRODSMetadata, RangeFileSystemMixin, Abstrac
     upload_concurrency = 16
     upload_part_size = 8 * MiB
     min_part_size = 4 * MiB
+    reads_into = True
     part_size = 16 * MiB  # a whole read in parts of two pipelined 8 MiB reads: half the per-part overhead
 
     def __init__(self, **options: Any) -> None:
@@ -288,12 +291,13 @@ class IRODSFileSystem(IRODSUploads, IRODSMetadata, RangeFileSystemMixin, Abstrac
         return super()._open(path, mode, block_size, autocommit, cache_options, **kwargs)
 
     def _read_range(self, path: str, start: int, end: int, version: str | None) -> bytearray | memoryview:
-        return self._irods(path, self._read_with_reader, path, start, end, version)
+        return self._irods(path, self._with_reader, path, version, lambda r: r.read(start, end - start))
 
-    def _read_with_reader(
-        self, path: str, start: int, end: int, version: str | None
-    ) -> bytearray | memoryview:
-        """Read through this worker's open descriptor of ``path`` for ``version``. The core then confirms,
+    def _read_range_into(self, path: str, start: int, view: memoryview, version: str | None) -> int:
+        return self._irods(path, self._with_reader, path, version, lambda r: r.read_into(start, view))
+
+    def _with_reader(self, path: str, version: str | None, read: Callable[[Reader], T]) -> T:
+        """``read`` on this worker's open descriptor of ``path`` for ``version``. The core then confirms,
         once per batch, that the catalog still shows that version (:meth:`_confirm_version`): iRODS
         overwrites replicas in place, so bytes of a replaced object must not pass unnoticed."""
         readers = self._runner.worker_local("irods-readers", ReaderCache)
@@ -303,7 +307,7 @@ class IRODSFileSystem(IRODSUploads, IRODSMetadata, RangeFileSystemMixin, Abstrac
             reader = Reader(self.client.session, path)
             readers.put(key, reader)
         try:
-            return reader.read(start, end - start)
+            return read(reader)
         except BaseException:
             readers.drop(key)
             raise

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import threading
 
 import pytest
 from fsspec.callbacks import Callback
-from helpers.versioned_store import AsyncVersionedStore, VersionedStore
+from helpers.versioned_store import AsyncVersionedStore, IntoStore, VersionedStore
 
 from fsspec_research.core import filesystem
 from fsspec_research.core.errors import ObjectChangedError
@@ -91,6 +92,47 @@ def test_read_parallel_splits_into_parts():
     assert fs.read_parallel("/x") == data
     assert len(fs.reads) == 11
     assert fs.read_parallel("/x", -500) == data[-500:]
+
+
+def test_parts_arriving_short_raise_instead_of_leaving_zeros():
+    fs = VersionedStore(part_size=1000)
+    fs.put("/x", random.randbytes(5000))
+    original = fs._read_range
+    fs._read_range = lambda path, start, end, version: original(path, start, end, version)[: end - start - 1]
+    with pytest.raises(OSError, match="short read: 999 of 1000 bytes"):
+        fs.read_parallel("/x")
+
+
+def test_whole_reads_of_a_backend_that_reads_into_buffers_land_in_the_result():
+    """Every part goes straight into the one buffer the result is made of: no part of its own."""
+    fs = IntoStore(part_size=1000, concurrency=4)
+    data = random.randbytes(9_500)
+    fs.put("/x", data)
+    assert fs.read_parallel("/x") == data
+    parts = sorted((start, length) for start, length, _ in fs.into)
+    assert len(parts) == 10 and all(a + n == b for (a, n), (b, _) in itertools.pairwise(parts))
+    assert len({buffer for *_, buffer in fs.into}) == 1
+    fs.into.clear()
+    assert fs.read_parallel("/x", 10, 20) == data[10:20]  # one part: read as bytes, no buffer
+    assert fs.into == []
+
+
+def test_a_short_read_into_a_buffer_raises():
+    fs = IntoStore(part_size=1000)
+    fs.put("/x", random.randbytes(5000))
+    fs._read_range_into = lambda path, start, view, version: len(view) - 1
+    with pytest.raises(OSError, match="short read: 999 of 1000 bytes"):
+        fs.read_parallel("/x")
+
+
+def test_downloads_of_a_backend_that_reads_into_buffers_reuse_one_per_worker(tmp_path):
+    fs = IntoStore(part_size=1000, concurrency=3)
+    data = random.randbytes(20_500)
+    fs.put("/x", data)
+    fs.download_parallel("/x", str(tmp_path / "x.bin"))
+    assert (tmp_path / "x.bin").read_bytes() == data
+    assert len(fs.into) == 21
+    assert len({buffer for *_, buffer in fs.into}) <= 3
 
 
 def test_download_parallel_writes_complete_file_atomically(tmp_path):

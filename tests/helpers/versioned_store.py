@@ -103,6 +103,24 @@ class VersionedStore(RangeFileSystemMixin, AbstractFileSystem):
         self.aborted.append(state[0])
 
 
+class IntoStore(VersionedStore):
+    """A :class:`VersionedStore` that also reads straight into the caller's buffer (``reads_into``),
+    recording the buffer object each read went into."""
+
+    reads_into = True
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.into: list[tuple[int, int, int]] = []  # (start, length, id of the buffer's object)
+
+    def _read_range_into(self, path, start, view, version):
+        data = self._read_range(path, start, start + len(view), version)
+        with self._lock:
+            self.into.append((start, len(view), id(view.obj)))
+        view[: len(data)] = data
+        return len(data)
+
+
 class AsyncVersionedStore(VersionedStore, AsyncFileSystem):
     """The same store as an asyncio backend: coroutine hooks, served by the core's async runner."""
 
