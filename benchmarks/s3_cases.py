@@ -2,7 +2,8 @@
 
 The S3 server is ``testing.s3_server`` (moto) in a child process, so that its request handling does not
 share this process's interpreter lock with the clients under test; every client, ours and the
-baselines, reaches it through the WAN model (``Netem``), while test objects are uploaded straight to it.
+baselines, reaches it through the WAN model (``NetemProcess``: netem in a child process too), while test
+objects are uploaded straight to it.
 Requests are those the server counted, bytes are what Netem delivered.
 
 Each case has two candidates, ``s3r://`` (the S3 backend) and ``parallel::s3://`` (the range core in
@@ -37,7 +38,7 @@ from fsspec.asyn import sync
 
 from fsspec_research.parallel import ParallelFileSystem
 from fsspec_research.s3 import ResearchS3FileSystem
-from fsspec_research.testing import Netem
+from fsspec_research.testing import NetemProcess
 
 from .harness import RTT, STREAM_BW, CaseReport, Counters, MiB, Result, latency_limit, run_alternating
 
@@ -97,7 +98,7 @@ class S3Bench:
         self.server = ServerProcess()
         self._stack.callback(self.server.close)
         self.net = self._stack.enter_context(
-            Netem(("127.0.0.1", self.server.port), latency=RTT / 2, bandwidth=STREAM_BW)
+            NetemProcess(("127.0.0.1", self.server.port), latency=RTT / 2, bandwidth=STREAM_BW)
         )
         self.counters = Counters(self.server, self.net)
         self.bucket = self.server.bucket

@@ -43,7 +43,7 @@ from fsspec.implementations.http import HTTPFileSystem
 from fsspec.registry import _registry
 
 from fsspec_research.swift import SwiftFileSystem
-from fsspec_research.testing import Netem
+from fsspec_research.testing import NetemProcess
 from fsspec_research.testing.swift import swift_server
 from fsspec_research.testing.swift.process import read_pids
 
@@ -109,17 +109,17 @@ class ProxyLog:
 class Sched:
     """Where the wall time of timed runs went, from ``/proc/.../schedstat``: the fractions of it the proxy,
     the object server and this process's event-loop thread (``fsspecIO``) spent on a CPU (run) and
-    runnable but waiting for one (wait), and this process's CPU use (netem's thread included, and also
-    shown alone). run + wait near 1: CPU-bound; a large wait: starved by the machine's other load."""
+    runnable but waiting for one (wait), this process's CPU use, and netem's (a child process: the WAN
+    model). run + wait near 1: CPU-bound; a large wait: starved by the machine's other load."""
 
-    def __init__(self, server_directory: str) -> None:
+    def __init__(self, server_directory: str, netem_pid: int) -> None:
         pids = {p.name: p.pid for p in read_pids(server_directory)}
         threads = {t.name: t.native_id for t in threading.enumerate()}
         self.tasks = {
             "proxy": f"/proc/{pids['proxy-server']}/task",
             "object-server": f"/proc/{pids['object-server']}/task",
             "fsspec loop": f"/proc/self/task/{threads['fsspecIO']}",
-            "netem": f"/proc/self/task/{threads['netem']}",
+            "netem": f"/proc/{netem_pid}/task",
         }
         self.samples: dict[str, list[dict[str, tuple[float, float]]]] = {}
 
@@ -168,7 +168,7 @@ class Sched:
             parts = [f"{k} {share(k, 0):.2f}+{share(k, 1):.2f}" for k in keys]
             out.append(
                 f"profile {label}: run+wait {', '.join(parts)}; process CPU {share('process CPU', 0):.2f} "
-                f"(netem {share('netem', 0):.2f}); medians over {len(runs)} runs"
+                f"(netem's process {share('netem', 0):.2f}); medians over {len(runs)} runs"
             )
         return out
 
@@ -193,7 +193,7 @@ class SwiftBench:
         self.srv = self._stack.enter_context(swift_server(tls=tls, directory=workdir / "swift"))
         self.tls = tls
         self.net = self._stack.enter_context(
-            Netem(("127.0.0.1", self.srv.proxy_port), latency=RTT / 2, bandwidth=STREAM_BW)
+            NetemProcess(("127.0.0.1", self.srv.proxy_port), latency=RTT / 2, bandwidth=STREAM_BW)
         )
         self.log = ProxyLog(self.srv.log_file)
         self.counters = Counters(self.log, self.net)
@@ -205,7 +205,7 @@ class SwiftBench:
         self.options = dict(self.srv.storage_options, auth_url=self.auth_url)
         self.fs = SwiftFileSystem(skip_instance_cache=True, **self.options)
         self.loop = self.fs.loop
-        self.sched = Sched(self.srv.directory)
+        self.sched = Sched(self.srv.directory, self.net.pid)
         self.storage_url, self.token = swiftclient.client.get_auth(self.auth_url, user, key, cacert=ca)
         if not self.storage_url.startswith(f"{self.srv.scheme}://{self.host}/"):
             raise RuntimeError(f"tempauth's storage URL {self.storage_url} bypasses the WAN model")

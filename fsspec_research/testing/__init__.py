@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._handle import ServerHandle
     from .http import HttpServerHandle, HttpStats, http_server
     from .irods import IRODSServerHandle, irods_server
-    from .netem import Netem, NetemStats
+    from .netem import Netem, NetemProcess, NetemStats
     from .pfs import PFSServerHandle, pfs_server
     from .s3 import S3ServerHandle, s3_server
     from .swift import SwiftServerHandle, swift_server
@@ -30,6 +30,7 @@ __all__ = [
     "HttpStats",
     "IRODSServerHandle",
     "Netem",
+    "NetemProcess",
     "NetemStats",
     "PFSServerHandle",
     "S3ServerHandle",
@@ -45,6 +46,7 @@ __all__ = [
 _LAZY = {
     "ServerHandle": "._handle",
     "Netem": ".netem",
+    "NetemProcess": ".netem",
     "NetemStats": ".netem",
     "http_server": ".http",
     "HttpServerHandle": ".http",

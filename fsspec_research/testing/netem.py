@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing
 import socket
 import struct
 from collections import deque
@@ -369,3 +371,88 @@ class Netem:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class NetemProcess:
+    """A :class:`Netem` (same parameters, no fault changes) running in a child process, for benchmarks:
+    the model's own CPU work (a Python event loop pacing every byte) then does not contend for the
+    interpreter lock of the process whose clients it measures, as a real network would not."""
+
+    host = Netem.host
+
+    def __init__(self, target: tuple[str, int], **options: Any) -> None:
+        self._args = (target, options)
+        self._proc: Any = None
+        self._conn: Any = None
+        self.port = 0
+
+    def url(self, scheme: str = "http") -> str:
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (None when stopped)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def stats(self) -> NetemStats:
+        """A snapshot of the child's counters."""
+        return self._ask("stats")
+
+    def reset_stats(self) -> None:
+        self._ask("reset")
+
+    def _ask(self, command: str) -> Any:
+        self._conn.send(command)
+        return self._conn.recv()
+
+    def start(self) -> NetemProcess:
+        if self._proc is None:
+            ctx = multiprocessing.get_context("spawn")
+            self._conn, child = ctx.Pipe()
+            self._proc = ctx.Process(target=_serve, args=(child, *self._args), name="netem", daemon=True)
+            self._proc.start()
+            child.close()
+            if not self._conn.poll(60):
+                self.stop()
+                raise RuntimeError("netem's child process did not start within 60 s")
+            self.port = self._conn.recv()
+        return self
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):  # the child is gone already
+            self._conn.send("stop")
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        self._conn.close()
+
+    def __enter__(self) -> NetemProcess:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _serve(conn: Any, target: tuple[str, int], options: dict[str, Any]) -> None:
+    """The child of :class:`NetemProcess`: run the proxy, answer the parent's commands until "stop"."""
+    with Netem(target, **options) as net:
+        conn.send(net.port)
+        while True:
+            try:
+                command = conn.recv()
+            except EOFError:  # the parent is gone
+                return
+            if command == "stop":
+                return
+            if command == "reset":
+                net.reset_stats()
+                conn.send(None)
+            elif command == "stats":
+                conn.send(NetemStats(**vars(net.stats)))

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import fsspec
 import pytest
 
-from fsspec_research.testing import HttpServerHandle, Netem, http_server
+from fsspec_research.testing import HttpServerHandle, Netem, NetemProcess, http_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -241,5 +241,31 @@ def test_stop_closes_everything(echo: tuple[str, int]) -> None:
     assert not any(t.name == "netem" for t in threading.enumerate())
     assert _peer_closed(s)
     s.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((net.host, net.port), timeout=5).close()
+
+
+def test_netem_in_a_child_process_proxies_models_and_counts(echo: tuple[str, int]) -> None:
+    payload = os.urandom(2 * MiB + 7)
+    net = NetemProcess(echo, latency=0.05).start()
+    try:
+        assert net._proc.pid != os.getpid() and not any(t.name == "netem" for t in threading.enumerate())
+        assert _roundtrip(net, payload) == payload
+        assert (net.stats.connections, net.stats.bytes_up, net.stats.bytes_down) == (
+            1,
+            len(payload),
+            len(payload),
+        )
+        net.reset_stats()
+        assert (net.stats.connections, net.stats.bytes_up) == (0, 0)
+        with _connect(net) as s:
+            t0 = time.monotonic()
+            s.sendall(b"ping")
+            assert s.recv(16) == b"ping"
+            assert time.monotonic() - t0 >= 0.1 * 0.98
+        proc = net._proc
+    finally:
+        net.stop()
+    assert not proc.is_alive()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((net.host, net.port), timeout=5).close()
