@@ -1,7 +1,9 @@
 """SB1, SB2, SB4 and SB5: B1, B2, B4 and B5 of BENCHMARKS.md on ``swift://`` against a real Swift.
 
-One Swift (``swift_server``, tempauth, https by default) sits behind the WAN model: every client, ours
-and the baselines, logs in through the Netem address, and tempauth names that address in the storage URL
+One Swift (``swift_server``, tempauth, https by default) sits behind the WAN model (``NetemProcess``:
+netem in a child process, so its event loop does not take this process's interpreter lock from the
+clients it measures, as a real network would not): every client, ours and the baselines, logs in
+through the Netem address, and tempauth names that address in the storage URL
 it hands out, so all requests cross the model. Requests are the client requests the proxy logged (its
 access log; SLO segment subrequests excluded), bytes are what Netem delivered (TLS records included).
 Test objects are plain (non-SLO) objects uploaded straight to the proxy, outside the model.
@@ -591,7 +593,7 @@ print(json.dumps({"traced": traced, "rss": status("VmHWM") - before, "wall": wal
 def peak_memory_of_get(options: dict[str, Any], path: str, out: Path) -> dict[str, float]:
     """Peak memory of one ``get`` in a fresh process (through netem too): tracemalloc's peak of the
     Python allocations made during the call, and peak RSS growth (VmHWM, reset by ``clear_refs``).
-    A fresh process, since this one holds netem's queues and allocator arenas of earlier cases."""
+    A fresh process, since this one holds the allocator arenas of earlier cases."""
     cmd = [sys.executable, "-c", _MEMORY_PROBE, json.dumps(options), path, str(out)]
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 

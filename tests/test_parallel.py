@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fsspec_research.core.cache import ParallelBlockCache
+from fsspec_research.core.filesystem import RangeFileSystemMixin
 from fsspec_research.parallel import ParallelFileSystem
 from fsspec_research.testing import http_server
 
@@ -113,6 +114,16 @@ def test_url_chaining_and_options():
     assert isinstance(fs, ParallelFileSystem) and fs.cat_file(path) == DATA[:5000]
     assert fs.unstrip_protocol(path).startswith("parallel::memory://")
     mem.rm("/chain", recursive=True)
+
+
+def test_object_store_targets_read_in_parts_of_at_least_one_mib():
+    import s3fs
+
+    s3 = s3fs.S3FileSystem(anon=True, skip_instance_cache=True)
+    assert ParallelFileSystem(fs=s3, skip_instance_cache=True).min_part_size == 2**20
+    assert ParallelFileSystem(fs=s3, min_part_size=4096, skip_instance_cache=True).min_part_size == 4096
+    memory = ParallelFileSystem(target_protocol="memory", skip_instance_cache=True)
+    assert memory.min_part_size == RangeFileSystemMixin.min_part_size == 512 * 1024
 
 
 def test_picklable_and_needs_a_target():
