@@ -35,8 +35,9 @@ import inspect
 import io
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
@@ -382,15 +383,19 @@ class PinnedFetch:
 class WritingFetch(PinnedFetch):
     """A :class:`PinnedFetch` for blocking backends that writes each request's bytes into the local file
     ``target`` at the request's offset, in the worker that read them, and returns ``b""``: a download's
-    disk writes overlap its transfers instead of queueing behind one consumer."""
+    disk writes overlap its transfers instead of queueing behind one consumer. Backends with
+    ``reads_into`` read into one buffer per worker, reused for the download's parts and freed with it."""
 
     target: str = ""
+    buffers: dict[int, _Buffer] = field(default_factory=dict)  #: per worker, for this download only
 
     def __call__(self, req: Request) -> Any:
         if not self.fs.reads_into:
             _write_at(self.target, super().__call__(req), req)
             return b""
-        buffer = self.fs._runner.worker_local("part-buffer", _Buffer)  # one per worker, reused
+        buffer = self.buffers.get(threading.get_ident())
+        if buffer is None:
+            buffer = self.buffers[threading.get_ident()] = _Buffer()
         view = buffer.view(req.size)
         got = self.fs._read_range_into(req.path, req.start, view, self.version(req.path))
         _write_at(self.target, view[:got], req)

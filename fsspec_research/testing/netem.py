@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
+import json
+import os
 import socket
 import struct
+import subprocess
+import sys
 from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
@@ -376,14 +379,14 @@ class Netem:
 class NetemProcess:
     """A :class:`Netem` (same parameters, no fault changes) running in a child process, for benchmarks:
     the model's own CPU work (a Python event loop pacing every byte) then does not contend for the
-    interpreter lock of the process whose clients it measures, as a real network would not."""
+    interpreter lock of the process whose clients it measures, as a real network would not. The child
+    is a fresh interpreter (not a ``multiprocessing`` spawn, which would re-run the caller's script)."""
 
     host = Netem.host
 
     def __init__(self, target: tuple[str, int], **options: Any) -> None:
-        self._args = (target, options)
-        self._proc: Any = None
-        self._conn: Any = None
+        self._args = json.dumps({"target": list(target), "options": options})
+        self._proc: subprocess.Popen[str] | None = None
         self.port = 0
 
     def url(self, scheme: str = "http") -> str:
@@ -397,26 +400,35 @@ class NetemProcess:
     @property
     def stats(self) -> NetemStats:
         """A snapshot of the child's counters."""
-        return self._ask("stats")
+        return NetemStats(**json.loads(self._ask("stats")))
 
     def reset_stats(self) -> None:
         self._ask("reset")
 
-    def _ask(self, command: str) -> Any:
-        self._conn.send(command)
-        return self._conn.recv()
+    def _ask(self, command: str) -> str:
+        if self._proc is None:
+            raise RuntimeError("NetemProcess is not running")
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write(command + "\n")
+        self._proc.stdin.flush()
+        reply = self._proc.stdout.readline()
+        if not reply:
+            raise RuntimeError(f"netem's child process exited (code {self._proc.poll()})")
+        return reply
 
     def start(self) -> NetemProcess:
         if self._proc is None:
-            ctx = multiprocessing.get_context("spawn")
-            self._conn, child = ctx.Pipe()
-            self._proc = ctx.Process(target=_serve, args=(child, *self._args), name="netem", daemon=True)
-            self._proc.start()
-            child.close()
-            if not self._conn.poll(60):
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+            code = "from fsspec_research.testing.netem import _serve; _serve()"
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", code, self._args],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+            )  # fmt: skip
+            try:
+                self.port = int(self._ask("port"))
+            except BaseException:
                 self.stop()
-                raise RuntimeError("netem's child process did not start within 60 s")
-            self.port = self._conn.recv()
+                raise
         return self
 
     def stop(self) -> None:
@@ -424,12 +436,15 @@ class NetemProcess:
         if proc is None:
             return
         with contextlib.suppress(OSError):  # the child is gone already
-            self._conn.send("stop")
-        proc.join(10)
-        if proc.is_alive():
+            assert proc.stdin is not None
+            proc.stdin.close()  # end of commands: the child stops its proxy and exits
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
             proc.kill()
-            proc.join()
-        self._conn.close()
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
 
     def __enter__(self) -> NetemProcess:
         return self.start()
@@ -440,19 +455,14 @@ class NetemProcess:
         self.stop()
 
 
-def _serve(conn: Any, target: tuple[str, int], options: dict[str, Any]) -> None:
-    """The child of :class:`NetemProcess`: run the proxy, answer the parent's commands until "stop"."""
-    with Netem(target, **options) as net:
-        conn.send(net.port)
-        while True:
-            try:
-                command = conn.recv()
-            except EOFError:  # the parent is gone
-                return
-            if command == "stop":
-                return
+def _serve() -> None:
+    """The child of :class:`NetemProcess`: run the proxy, answer a command per line on stdin until EOF."""
+    args = json.loads(sys.argv[1])
+    with Netem(tuple(args["target"]), **args["options"]) as net:
+        for line in sys.stdin:
+            command = line.strip()
             if command == "reset":
                 net.reset_stats()
-                conn.send(None)
-            elif command == "stats":
-                conn.send(NetemStats(**vars(net.stats)))
+            reply = {"port": net.port, "stats": json.dumps(vars(net.stats))}.get(command, "ok")
+            sys.stdout.write(f"{reply}\n")
+            sys.stdout.flush()

@@ -249,13 +249,12 @@ def test_netem_in_a_child_process_proxies_models_and_counts(echo: tuple[str, int
     payload = os.urandom(2 * MiB + 7)
     net = NetemProcess(echo, latency=0.05).start()
     try:
-        assert net._proc.pid != os.getpid() and not any(t.name == "netem" for t in threading.enumerate())
-        assert _roundtrip(net, payload) == payload
-        assert (net.stats.connections, net.stats.bytes_up, net.stats.bytes_down) == (
-            1,
-            len(payload),
-            len(payload),
+        assert net.pid not in (None, os.getpid()) and not any(
+            t.name == "netem" for t in threading.enumerate()
         )
+        assert _roundtrip(net, payload) == payload
+        stats = net.stats
+        assert (stats.connections, stats.bytes_up, stats.bytes_down) == (1, len(payload), len(payload))
         net.reset_stats()
         assert (net.stats.connections, net.stats.bytes_up) == (0, 0)
         with _connect(net) as s:
@@ -266,6 +265,6 @@ def test_netem_in_a_child_process_proxies_models_and_counts(echo: tuple[str, int
         proc = net._proc
     finally:
         net.stop()
-    assert not proc.is_alive()
+    assert proc.poll() is not None and net.pid is None
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((net.host, net.port), timeout=5).close()
