@@ -92,17 +92,14 @@ class APICounts:
     """The iRODS server's API counters as a test server's ``stats.requests`` and ``reset_stats`` for
     :class:`~benchmarks.harness.Counters`: requests are the calls of the APIs in ``apis``.
 
-    It also keeps the full API tally of each reader's last timed run (readers are wrapped with
-    :meth:`label`), and runs ``prepare`` (untimed work such as removing the previous upload's object)
-    in ``reset_stats``, which the harness calls right before every timed run, before the counters reset.
+    It also keeps the full API tally of each reader's last timed run: readers wrapped with
+    :meth:`label` file the counts when they return.
     """
 
     def __init__(self, srv: Any, apis: Iterable[int] = DATA_APIS) -> None:
         self.srv = srv
         self.apis = frozenset(apis)
-        self.prepare: Callable[[], None] | None = None
         self.tallies: dict[str, Counter[int]] = {}
-        self._current: str | None = None
 
     @property
     def stats(self) -> SimpleNamespace:
@@ -110,25 +107,14 @@ class APICounts:
         return SimpleNamespace(requests=sum(counts[a] for a in self.apis))
 
     def reset_stats(self) -> None:
-        self.snapshot()
-        if self.prepare is not None:
-            self.prepare()
         self.srv.reset_counts()
-
-    def snapshot(self) -> None:
-        """File the counts so far under the reader that ran last."""
-        if self._current is not None:
-            self.tallies[self._current] = Counter(self.srv.api_counts)
-
-    def stop(self) -> None:
-        """File the last reader's counts; later calls are no reader's."""
-        self.snapshot()
-        self._current = None
 
     def label(self, name: str, fn: Callable[[], Any]) -> Callable[[], Any]:
         def run() -> Any:
-            self._current = name
-            return fn()
+            try:
+                return fn()
+            finally:
+                self.tallies[name] = Counter(self.srv.api_counts)
 
         return run
 
@@ -356,10 +342,7 @@ class IRODSBench:
         """Alternate the ``runners`` (profiled, their API calls tallied) under ``check``."""
         counters = kw.pop("counters", self.counters)
         wrapped = {k: self.sched.wrap(k, self.api.label(k, fn)) for k, fn in runners.items()}
-        try:
-            return run_alternating(case, wrapped, counters, reps, candidate, check, **kw)
-        finally:
-            self.api.stop()
+        return run_alternating(case, wrapped, counters, reps, candidate, check, **kw)
 
     def notes(self, names: Iterable[str]) -> list[str]:
         names = list(names)
@@ -693,11 +676,12 @@ def case_ib5(b: IRODSBench, reps: int, threads: int = 16) -> CaseReport:
         over: put(targets["fsr-over"]),
     }
     b.direct.data_objects.put(str(local), targets["fsr-over"], **{FORCE_FLAG_KW: ""})  # what `over` replaces
-    b.api.prepare = remove_new_targets
     try:
-        results = b.run("IB5", runners, reps, candidate, check, warmup=False, counters=b.up_counters)
+        results = b.run(
+            "IB5", runners, reps, candidate, check, warmup=False, counters=b.up_counters,
+            prepare=remove_new_targets,
+        )  # fmt: skip
     finally:
-        b.api.prepare = None
         remove_new_targets()
         with contextlib.suppress(Exception):
             b.direct.data_objects.unlink(targets["fsr-over"], force=True)

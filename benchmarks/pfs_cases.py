@@ -86,41 +86,29 @@ class RPCCounts:
     """The PFS server's RPC counters as a test server's ``stats.requests`` and ``reset_stats`` for
     :class:`~benchmarks.harness.Counters`: requests are all RPCs received.
 
-    It also keeps the full RPC tally of each reader's last timed run (readers are wrapped with
-    :meth:`label`), and runs ``prepare`` (untimed work such as removing the previous upload's repo)
-    in ``reset_stats``, which the harness calls right before every timed run, before the counters reset.
+    It also keeps the full RPC tally of each reader's last timed run: readers wrapped with :meth:`label`
+    file the counts when they return.
     """
 
     def __init__(self, srv: Any, cold: Callable[[], None]) -> None:
         self.srv = srv
         self.cold = cold  #: run before every timed run: no reader starts on another's streams
-        self.prepare: Callable[[], None] | None = None
         self.tallies: dict[str, Counter[str]] = {}
-        self._current: str | None = None
 
     @property
     def stats(self) -> SimpleNamespace:
         return SimpleNamespace(requests=sum(self.srv.rpc_counts.values()))
 
     def reset_stats(self) -> None:
-        self.snapshot()
         self.cold()
-        if self.prepare is not None:
-            self.prepare()
         self.srv.reset_counts()
-
-    def snapshot(self) -> None:
-        if self._current is not None:
-            self.tallies[self._current] = Counter(self.srv.rpc_counts)
-
-    def stop(self) -> None:
-        self.snapshot()
-        self._current = None
 
     def label(self, name: str, fn: Callable[[], Any]) -> Callable[[], Any]:
         def run() -> Any:
-            self._current = name
-            return fn()
+            try:
+                return fn()
+            finally:
+                self.tallies[name] = Counter(self.srv.rpc_counts)
 
         return run
 
@@ -353,10 +341,7 @@ class PFSBench:
         """Alternate the ``runners`` (profiled, their RPCs tallied) under ``check``."""
         counters = kw.pop("counters", self.counters)
         wrapped = {k: self.sched.wrap(k, self.rpc.label(k, fn)) for k, fn in runners.items()}
-        try:
-            return run_alternating(case, wrapped, counters, reps, candidate, check, **kw)
-        finally:
-            self.rpc.stop()
+        return run_alternating(case, wrapped, counters, reps, candidate, check, **kw)
 
     def notes(self, names: Iterable[str]) -> list[str]:
         names = list(names)
@@ -688,11 +673,11 @@ def case_pb5(b: PFSBench, reps: int) -> CaseReport:
         "python-pachyderm put_file_bytes(fileobj) in commit()": native_put,
     }
     fresh_repos()
-    b.rpc.prepare = fresh_repos
     try:
-        results = b.run("PB5", runners, reps, candidate, check, warmup=False, counters=b.up_counters)
+        results = b.run(
+            "PB5", runners, reps, candidate, check, warmup=False, counters=b.up_counters, prepare=fresh_repos
+        )
     finally:
-        b.rpc.prepare = None
         for repo in repos.values():
             with contextlib.suppress(Exception):
                 b.direct.delete_repo(repo, force=True)
