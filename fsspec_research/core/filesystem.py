@@ -411,8 +411,7 @@ class IntoFetch(PinnedFetch):
 
     def __call__(self, req: Request) -> Any:
         got = self.fs._read_range_into(req.path, req.start, self.into(req), self.version(req.path))
-        if got != req.size:
-            raise OSError(errno.EIO, f"short read: {got} of {req.size} bytes at {req.start}", req.path)
+        _check_size(req, got)
         return b""
 
 
@@ -428,11 +427,16 @@ class _Buffer:
         return memoryview(self.data)[:size]
 
 
+def _check_size(req: Request, got: int) -> None:
+    """Raise ``OSError(EIO)`` unless ``got`` bytes are all of request ``req``'s."""
+    if got != req.size:
+        raise OSError(errno.EIO, f"short read: {got} of {req.size} bytes at {req.start}", req.path)
+
+
 def _write_at(target: str, data: Any, req: Request) -> None:
     """All of ``data``, which must be request ``req``'s bytes, at ``req.start`` in the file ``target``."""
     view = memoryview(data)
-    if len(view) != req.size:
-        raise OSError(errno.EIO, f"short read: {len(view)} of {req.size} bytes at {req.start}", req.path)
+    _check_size(req, len(view))
     fd = os.open(target, os.O_WRONLY)
     try:
         done = 0
@@ -465,8 +469,7 @@ class _Joined:
             self.only = data
             return
         req = self.plan.requests[index]
-        if len(data) != req.size:
-            raise OSError(errno.EIO, f"short read: {len(data)} of {req.size} bytes at {req.start}", req.path)
+        _check_size(req, len(data))
         self.view_of(req)[:] = data
 
     def value(self) -> bytes:
