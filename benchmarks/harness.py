@@ -6,16 +6,35 @@ reports the median, the min-max spread, the ratio against the candidate, request
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 MiB = 2**20
 RTT = 0.020  #: round trip of the WAN model (10 ms each way)
 STREAM_BW = 50 * MiB  #: bytes/s per TCP connection in the WAN model
+
+
+def stops_on_failure(init: Callable[..., None]) -> Callable[..., None]:
+    """For a bench's ``__init__``: if it raises, close what it had started (its ``_stack``), so that no
+    server outlives a failed set-up."""
+
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            init(self, *args, **kwargs)
+        except BaseException:
+            stack = getattr(self, "_stack", None)
+            if stack is not None:
+                stack.close()
+            raise
+
+    return wrapper
 
 
 @dataclass

@@ -18,12 +18,22 @@ import fsspec
 
 from fsspec_research.testing import Netem, http_server
 
-from .harness import RTT, STREAM_BW, CaseReport, Counters, MiB, latency_limit, run_alternating
+from .harness import (
+    RTT,
+    STREAM_BW,
+    CaseReport,
+    Counters,
+    MiB,
+    latency_limit,
+    run_alternating,
+    stops_on_failure,
+)
 
 
 class HTTPBench:
     """A random object served over HTTP through netem, plus the filesystems under test."""
 
+    @stops_on_failure
     def __init__(self, workdir: Path, size: int, seed: int = 42) -> None:
         self._stack = ExitStack()
         self.size = size

@@ -54,7 +54,16 @@ from irods.session import iRODSSession
 from fsspec_research.irods import IRODSFileSystem
 from fsspec_research.testing import Netem, irods_server
 
-from .harness import RTT, STREAM_BW, CaseReport, Counters, MiB, latency_limit, run_alternating
+from .harness import (
+    RTT,
+    STREAM_BW,
+    CaseReport,
+    Counters,
+    MiB,
+    latency_limit,
+    run_alternating,
+    stops_on_failure,
+)
 
 IRODS_CASES = ("IB1", "IB2", "IB4", "IB5", "IB6")
 GiB = 1024 * MiB
@@ -289,6 +298,7 @@ class IRODSBench:
 
     user = "alice"
 
+    @stops_on_failure
     def __init__(self, workdir: Path, sizes: Sizes) -> None:
         self._stack = ExitStack()
         self.workdir, self.sizes = workdir, sizes

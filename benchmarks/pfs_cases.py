@@ -54,7 +54,7 @@ from python_pachyderm.service import GRPC_CHANNEL_OPTIONS
 from fsspec_research.pfs import PFSFileSystem
 from fsspec_research.testing import Netem, pfs_server
 
-from .harness import RTT, STREAM_BW, CaseReport, Counters, MiB, run_alternating
+from .harness import RTT, STREAM_BW, CaseReport, Counters, MiB, run_alternating, stops_on_failure
 
 PFS_CASES = ("PB1", "PB2", "PB4", "PB5", "PB6")
 GiB = 1024 * MiB
@@ -291,6 +291,7 @@ class NativeFileSystem(fsspec.AbstractFileSystem):
 class PFSBench:
     """A PFS server behind netem, its test files, and the clients under test (all through netem)."""
 
+    @stops_on_failure
     def __init__(self, workdir: Path, sizes: Sizes) -> None:
         self._stack = ExitStack()
         self.workdir, self.sizes = workdir, sizes

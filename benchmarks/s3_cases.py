@@ -40,7 +40,17 @@ from fsspec_research.parallel import ParallelFileSystem
 from fsspec_research.s3 import ResearchS3FileSystem
 from fsspec_research.testing import NetemProcess
 
-from .harness import RTT, STREAM_BW, CaseReport, Counters, MiB, Result, latency_limit, run_alternating
+from .harness import (
+    RTT,
+    STREAM_BW,
+    CaseReport,
+    Counters,
+    MiB,
+    Result,
+    latency_limit,
+    run_alternating,
+    stops_on_failure,
+)
 
 S3_CASES = ("S3B1", "S3B2", "S3B3", "S3B4")
 GiB = 1024 * MiB
@@ -92,6 +102,7 @@ class ServerProcess:
 class S3Bench:
     """moto in a child process behind netem, its test objects, and the clients under test."""
 
+    @stops_on_failure
     def __init__(self, workdir: Path) -> None:
         self._stack = ExitStack()
         self.workdir = workdir

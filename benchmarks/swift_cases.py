@@ -49,7 +49,16 @@ from fsspec_research.testing import NetemProcess
 from fsspec_research.testing.swift import swift_server
 from fsspec_research.testing.swift.process import read_pids
 
-from .harness import RTT, STREAM_BW, CaseReport, Counters, MiB, latency_limit, run_alternating
+from .harness import (
+    RTT,
+    STREAM_BW,
+    CaseReport,
+    Counters,
+    MiB,
+    latency_limit,
+    run_alternating,
+    stops_on_failure,
+)
 
 SWIFT_CASES = ("SB1", "SB2", "SB2T", "SB4", "SB4T", "SB5", "SB5T")
 SWIFTSPEC = "swiftspec==0.0.4"
@@ -189,6 +198,7 @@ class SwiftBench:
             lambda out: out == expected, may_be_wrong=wrong,
         )  # fmt: skip
 
+    @stops_on_failure
     def __init__(self, workdir: Path, tls: bool = True) -> None:
         self._stack = ExitStack()
         self.workdir = workdir
