@@ -36,3 +36,25 @@ def test_reject_checksums_answers_like_an_old_store() -> None:
         assert srv.stats.rejected == 1
         plain.ls(srv.bucket)  # requests without checksums pass
         assert srv.stats.rejected == 1
+
+
+def test_backend_lookup_happens_once_per_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's dispatcher lists its package folders to find a host's backend; the server does it once."""
+    from moto import backends
+
+    listings = []
+    original = backends.list_of_moto_modules
+
+    def counted() -> object:
+        listings.append(1)
+        return original()
+
+    monkeypatch.setattr(backends, "list_of_moto_modules", counted)
+    with s3_server() as srv:
+        plain = s3fs.S3FileSystem(skip_instance_cache=True, **srv.s3fs_options)
+        plain.pipe(f"{srv.bucket}/k", b"0123456789")
+        first = len(listings)
+        assert [plain.cat_file(f"{srv.bucket}/k", start=i, end=i + 2) for i in range(5)] == [
+            b"01", b"12", b"23", b"34", b"45",
+        ]  # fmt: skip
+        assert first >= 1 and len(listings) == first
