@@ -7,8 +7,8 @@ objects are uploaded straight to it.
 Requests are those the server counted, bytes are what Netem delivered.
 
 Each case has two candidates, ``s3r://`` (the S3 backend) and ``parallel::s3://`` (the range core in
-front of plain s3fs, with ``concurrency=16``: reads split into 16 parts at most, as ``s3r://`` splits
-them), timed in one alternation with the baselines: s3fs with its default ``readahead``
+front of plain s3fs, with its defaults: on an object store a read is split into 16 parts at most, as
+``s3r://`` splits it), timed in one alternation with the baselines: s3fs with its default ``readahead``
 cache, its ``blockcache``, its own ``cat_ranges`` and ``cat_file``/``get``, boto3 in a loop (the native
 client) and bare parallel ranged GETs through aiobotocore (the server's own ceiling).
 """
@@ -124,8 +124,7 @@ class S3Bench:
             skip_instance_cache=True, endpoint_url=self.endpoint, key="testing", secret="testing"
         )
         self.plain = s3fs.S3FileSystem(skip_instance_cache=True, **self.s3fs_options)
-        # reads split into at most 16 parallel parts, as s3r:// splits them (parallel:: uses its concurrency)
-        self.parallel = ParallelFileSystem(fs=self.plain, skip_instance_cache=True, concurrency=16)
+        self.parallel = ParallelFileSystem(fs=self.plain, skip_instance_cache=True)  # its defaults
         raw_options = {**self.s3fs_options, "config_kwargs": {"max_pool_connections": 128}}
         self.raw = s3fs.S3FileSystem(skip_instance_cache=True, **raw_options)
         self.direct = s3fs.S3FileSystem(  # uploads, straight to the server (slow to assemble 1 GiB)

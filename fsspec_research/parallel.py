@@ -35,9 +35,10 @@ __all__ = ["ParallelFileSystem", "RangesUnsupportedWarning"]
 
 WHOLE = 2**62  #: gap, block and part size that plan one request per object (whole reads)
 MiB = 2**20
-#: targets where every request costs a round trip, server work and money: reads are split into parts
-#: of at least 1 MiB there (as ``s3r://`` splits them), not the core's 512 KiB
+#: targets where every request costs a round trip, server work and money: a read is split there into at
+#: most 16 parts of at least 1 MiB (as ``s3r://`` splits them), not up to ``concurrency`` parts of 512 KiB
 OBJECT_STORES = frozenset({"s3", "s3a", "s3r", "gs", "gcs", "abfs", "abfss", "az", "oss"})
+OBJECT_STORE_PARTS = {"min_part_size": MiB, "read_streams": 16}
 
 _DELEGATED = (
     "ls", "info", "exists", "isdir", "isfile", "find", "glob", "walk", "du", "size", "ukey", "modified",
@@ -58,9 +59,9 @@ class ParallelFileSystem(RangeFileSystemMixin, ChainedFileSystem):
     """Wrap ``target_protocol``/``target_options`` (or an instance ``fs``) with the parallel range core.
 
     Core options (``concurrency``, ``max_gap``, ``max_block``, ``part_size``, ``min_part_size``,
-    ``block_size``, ``cache_type``, ``retries``) tune reads; on object stores (S3, GCS, Azure) reads are
-    split into parts of at least 1 MiB. Object versions are not pinned: the target API has no
-    generic conditional read.
+    ``read_streams``, ``block_size``, ``cache_type``, ``retries``) tune reads; on object stores (S3, GCS,
+    Azure) a read is split into at most 16 parts of at least 1 MiB. Object versions are not pinned: the
+    target API has no generic conditional read.
     """
 
     protocol = "parallel"
@@ -74,7 +75,7 @@ class ParallelFileSystem(RangeFileSystemMixin, ChainedFileSystem):
         fo: str | None = None,
         **options: Any,
     ) -> None:
-        part_size_given = options.get("min_part_size") is not None
+        given = {name for name in OBJECT_STORE_PARTS if options.get(name) is not None}
         self._configure_core(options)
         super().__init__(**options)
         if fs is None:
@@ -87,8 +88,10 @@ class ParallelFileSystem(RangeFileSystemMixin, ChainedFileSystem):
             fs = fsspec.filesystem(target_protocol, **target_options)
         self.fs = fs
         protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
-        if not part_size_given and protocols & OBJECT_STORES:
-            self.min_part_size = MiB
+        if protocols & OBJECT_STORES:
+            for name, value in OBJECT_STORE_PARTS.items():
+                if name not in given:
+                    setattr(self, name, value)
         self.ranges_supported: bool | None = None  #: found on the first read (``None``: not yet known)
         self._probe_lock = threading.Lock()
         self._aprobe_lock: asyncio.Lock | None = None

@@ -116,14 +116,18 @@ def test_url_chaining_and_options():
     mem.rm("/chain", recursive=True)
 
 
-def test_object_store_targets_read_in_parts_of_at_least_one_mib():
+def test_object_store_targets_read_in_at_most_16_parts_of_at_least_one_mib():
     import s3fs
 
     s3 = s3fs.S3FileSystem(anon=True, skip_instance_cache=True)
-    assert ParallelFileSystem(fs=s3, skip_instance_cache=True).min_part_size == 2**20
-    assert ParallelFileSystem(fs=s3, min_part_size=4096, skip_instance_cache=True).min_part_size == 4096
+    plain = ParallelFileSystem(fs=s3, skip_instance_cache=True)
+    assert (plain.min_part_size, plain.read_streams, plain.concurrency) == (2**20, 16, 64)
+    assert plain._part_size_for(4 * 2**20) == 2**20 and plain._part_size_for(64 * 2**20) == 4 * 2**20
+    tuned = ParallelFileSystem(fs=s3, min_part_size=4096, read_streams=64, skip_instance_cache=True)
+    assert (tuned.min_part_size, tuned.read_streams) == (4096, 64)
     memory = ParallelFileSystem(target_protocol="memory", skip_instance_cache=True)
     assert memory.min_part_size == RangeFileSystemMixin.min_part_size == 512 * 1024
+    assert memory.read_streams is None and memory._part_size_for(64 * 2**20) == 2**20  # concurrency parts
 
 
 def test_picklable_and_needs_a_target():

@@ -62,6 +62,7 @@ class RangeFileSystemMixin:
     max_block: int = 32 * MiB  #: merged requests are capped at this size
     part_size: int = 8 * MiB  #: larger reads are split into parts fetched in parallel
     min_part_size: int = 512 * 1024  #: reads are not split into parts smaller than this (unless part_size is)
+    read_streams: int | None = None  #: a read is split into at most this many parts (None: ``concurrency``)
     default_block_size: int = 4 * MiB  #: cache block size of files opened for reading
     upload_part_size: int = 16 * MiB  #: part size of streamed writes
     default_cache_type: str = "parallel"
@@ -77,8 +78,8 @@ class RangeFileSystemMixin:
         """Pop the core's tuning options from storage_options onto this instance.
 
         ``concurrency``, ``upload_concurrency``, ``max_gap``, ``max_block``, ``part_size``, ``min_part_size``,
-        ``max_ranges_per_request``, ``block_size`` (read cache block), ``cache_type`` (default for ``open``)
-        and ``retries``.
+        ``read_streams``, ``max_ranges_per_request``, ``block_size`` (read cache block), ``cache_type``
+        (default for ``open``) and ``retries``.
         """
         for name in (
             "concurrency",
@@ -87,6 +88,7 @@ class RangeFileSystemMixin:
             "max_block",
             "part_size",
             "min_part_size",
+            "read_streams",
             "max_ranges_per_request",
         ):
             value = options.pop(name, None)
@@ -186,9 +188,10 @@ class RangeFileSystemMixin:
         )
 
     def _part_size_for(self, total: int) -> int:
-        """Part size that spreads ``total`` bytes over the parallel streams: a single missed cache
-        block goes out as several parts at once, a huge read as ``part_size`` parts."""
-        return min(self.part_size, max(self.min_part_size, -(-total // self.concurrency)))
+        """Part size that spreads ``total`` bytes over ``read_streams`` parallel parts: a single missed
+        cache block goes out as several parts at once, a huge read as ``part_size`` parts."""
+        streams = self.read_streams or self.concurrency
+        return min(self.part_size, max(self.min_part_size, -(-total // streams)))
 
     def _plan(self, paths, starts, ends, max_gap, max_block, sizes: dict[str, int]) -> Plan:
         ranges = []

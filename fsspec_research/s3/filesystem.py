@@ -71,12 +71,7 @@ class ResearchS3FileSystem(RangeFileSystemMixin, S3FileSystem):
     ) -> None:
         options = dict(options)
         retries = options.get("retries")
-        streams = options.pop("read_streams", None)
         self._configure_core(options)
-        if streams is not None:
-            if not isinstance(streams, int) or isinstance(streams, bool) or streams < 1:
-                raise ValueError(f"read_streams must be an int >= 1, got {streams!r}")
-            self.read_streams = streams
         self.settings: S3Settings = resolve_settings(
             endpoint_url=options.pop("endpoint_url", None),
             key=_either(options, "key", "username"),
@@ -133,9 +128,6 @@ class ResearchS3FileSystem(RangeFileSystemMixin, S3FileSystem):
             raise named from _cause(exc)
 
     call_s3 = sync_wrapper(_call_s3)
-
-    def _part_size_for(self, total: int) -> int:
-        return min(self.part_size, max(self.min_part_size, -(-total // self.read_streams)))
 
     # core hooks
     def _version_of(self, info: dict[str, Any]) -> str | None:

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
+import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +34,8 @@ __all__ = ["S3ServerHandle", "S3Stats", "s3_server"]
 KEY, SECRET, REGION = "testing", "testing", "us-east-1"
 #: objects up to this size stay in moto's memory (above it moto re-reads a temporary file per ranged GET)
 KEY_BUFFER = 2**31
+#: seconds an idle keep-alive connection stays open
+IDLE_TIMEOUT = 60
 
 _REJECTED = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidArgument</Code><Message>Unsupported header '
@@ -130,22 +134,119 @@ def _serve_objects_without_copies() -> None:
     FakeKey._fsr_no_copies = True
 
 
-def _server_class() -> type:
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from moto.server import ThreadedMotoServer
-    from werkzeug.serving import make_server
+def _handler_class() -> type:
+    """moto's request handler with HTTP/1.1 keep-alive (see the class)."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import DechunkedInput
+    from werkzeug.wsgi import LimitedStream
 
-    class QuietHandler(MotoRequestHandler):
+    class KeepAliveHandler(MotoRequestHandler):
+        """moto's request handler with HTTP/1.1 keep-alive, as S3 endpoints have it, and no access log.
+
+        werkzeug's development server closes every connection (http.server cannot tell where a body the
+        application left unread ends), so each request cost both sides a new connection and the server a
+        new thread. Here the body is bounded by its ``Content-Length`` (or chunked framing), what the
+        application leaves unread is drained, and the connection stays open unless the client or a
+        response without a length says otherwise."""
+
+        protocol_version = "HTTP/1.1"
+        timeout = IDLE_TIMEOUT
+        disable_nagle_algorithm = True  # headers and body go out as two writes
+        connections: set[socket.socket] = set()  #: open ones, closed when the server stops
+        lock = threading.Lock()
+
+        def setup(self) -> None:
+            super().setup()
+            with self.lock:
+                self.connections.add(self.connection)
+
+        def finish(self) -> None:
+            with self.lock:
+                self.connections.discard(self.connection)
+            super().finish()
+
+        @classmethod
+        def close_all(cls) -> None:
+            with cls.lock:
+                for sock in cls.connections:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             """No access log lines on stderr (the counters tell what was asked)."""
 
+        def log_error(self, format: str, *args: Any) -> None:
+            if not format.startswith("Request timed out"):  # an idle connection closed, not an error
+                super().log_error(format, *args)
+
+        def run_wsgi(self) -> None:
+            if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            environ = self.environ = self.make_environ()
+            if not isinstance(environ["wsgi.input"], DechunkedInput):
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                environ["wsgi.input"] = LimitedStream(self.rfile, max(length, 0))
+            response: list[Any] = []
+
+            def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                if exc_info and response and response[0] is None:
+                    raise exc_info[1].with_traceback(exc_info[2])  # too late for other headers
+                response[:] = [status, headers]
+                return unsupported_write
+
+            try:
+                self._respond(self.server.app(environ, start_response), response)
+            except ConnectionError:
+                self.close_connection = True
+                return
+            except Exception as exc:  # werkzeug answers a 500 too
+                self.log_error("error on %s %s: %r", self.command, self.path, exc)
+                if not response or response[0] is not None:
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                self.close_connection = True
+                return
+            while environ["wsgi.input"].read(1 << 20):  # the rest of the body, before the next request
+                pass
+
+        def _respond(self, body: Iterable[bytes], response: list[Any]) -> None:
+            try:
+                chunks = iter(body)
+                first = next(chunks, b"")
+                status, headers = response
+                response[0] = None  # headers sent from here on
+                code, _, reason = status.partition(" ")
+                self.send_response(int(code), reason)
+                names = set()
+                for name, value in headers:
+                    self.send_header(name, value)
+                    names.add(name.lower())
+                if "content-length" not in names and self.command != "HEAD" and int(code) not in (204, 304):
+                    self.send_header("Connection", "close")  # the body ends where the connection does
+                self.end_headers()
+                for chunk in itertools.chain((first,), chunks):
+                    self.wfile.write(chunk)
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+
+    def unsupported_write(data: bytes) -> None:
+        raise NotImplementedError("the write() of start_response (moto returns its bodies)")
+
+    return KeepAliveHandler
+
+
+def _server_class() -> type:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
     class Dispatcher(DomainDispatcherApplication):
-        """moto's dispatcher, remembering which backend serves a host: moto's own looks it up again per request,
-        under one global lock, by listing and stat-ing the ~150 folders of its package (60% of its time per GET)."""
+        """moto's dispatcher, remembering which backend serves a host: moto's own looks it up again for
+        every request, under one global lock, by listing and stat-ing the ~150 folders of its package
+        (60% of its time per GET)."""
 
         def __init__(self) -> None:
             super().__init__(create_backend_app)
@@ -162,12 +263,18 @@ def _server_class() -> type:
         def __init__(self, stats: S3Stats, reject_checksums: bool) -> None:
             super().__init__("127.0.0.1", 0, verbose=False)
             self.stats, self.reject_checksums = stats, reject_checksums
+            self.handler = _handler_class()
 
         def _server_entry(self) -> None:
             app = _counting(Dispatcher(), self.stats, self.reject_checksums)
-            self._server = make_server(self._ip_address, self._port, app, True, request_handler=QuietHandler)
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=self.handler)
             self._server_ready_event.set()
             self._server.serve_forever()
+
+        def stop(self) -> None:
+            super().stop()
+            self._server.server_close()
+            self.handler.close_all()
 
     return CountingMotoServer
 

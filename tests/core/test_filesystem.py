@@ -207,6 +207,10 @@ def test_part_size_spreads_reads_over_the_parallel_streams():
     assert fs._part_size_for(10) == 512 * 1024
     small = VersionedStore(part_size=1000)
     assert small._part_size_for(10**6) == 1000  # an explicit part_size is the hard cap
+    few = VersionedStore(read_streams=4)
+    assert few._part_size_for(16 * mib) == 4 * mib and few._part_size_for(64 * mib) == 8 * mib
+    with pytest.raises(ValueError, match="read_streams must be an int >= 1"):
+        VersionedStore(read_streams=0)
 
 
 def test_download_into_new_directory_and_into_a_file_object(tmp_path):

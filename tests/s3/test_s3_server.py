@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
 import fsspec
 import pytest
@@ -58,3 +59,67 @@ def test_backend_lookup_happens_once_per_host(monkeypatch: pytest.MonkeyPatch) -
             b"01", b"12", b"23", b"34", b"45",
         ]  # fmt: skip
         assert first >= 1 and len(listings) == first
+
+
+def test_connections_are_kept_alive_and_unread_bodies_drained() -> None:
+    """Requests share one connection (as with S3); a body the server leaves unread does not leak into
+    the next request."""
+    import http.client
+
+    with s3_server() as srv:
+        plain = s3fs.S3FileSystem(skip_instance_cache=True, **srv.s3fs_options)
+        plain.pipe(f"{srv.bucket}/k", b"0123456789")
+        signed = plain.url(f"{srv.bucket}/k").split(str(srv.port), 1)[1]
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        try:
+            conn.request("PUT", "/fsr-no-such-bucket/x", body=b"GET / HTTP/1.1\r\n\r\n" * 4096)
+            refused = conn.getresponse()
+            assert refused.status == 404 and b"NoSuchBucket" in refused.read()
+            sock = conn.sock
+            for lo in (0, 3, 7):
+                conn.request("GET", signed, headers={"Range": f"bytes={lo}-{lo + 2}"})
+                answer = conn.getresponse()
+                assert answer.status == 206 and answer.read() == b"0123456789"[lo : lo + 3]
+                assert conn.sock is sock and answer.getheader("Connection") != "close"
+        finally:
+            conn.close()
+
+
+def test_a_body_left_unread_is_drained_and_a_length_less_answer_closes() -> None:
+    """The keep-alive handler under an application that never reads bodies (moto reads them all)."""
+    import http.client
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from fsspec_research.testing.s3 import _handler_class
+
+    seen = []
+
+    def app(environ: dict, start_response: Callable) -> list[bytes]:
+        seen.append(environ["PATH_INFO"])
+        if environ["PATH_INFO"] == "/streamed":
+            start_response("200 OK", [])
+            return [b"no ", b"length"]
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    handler = _handler_class()
+    server = make_server("127.0.0.1", 0, app, True, request_handler=handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+    try:
+        conn.request("PUT", "/first", body=b"GET /smuggled HTTP/1.1\r\n\r\n" * 4096)
+        assert conn.getresponse().read() == b"ok"
+        sock = conn.sock
+        conn.request("GET", "/second")
+        assert conn.getresponse().read() == b"ok" and conn.sock is sock
+        assert seen == ["/first", "/second"]
+        conn.request("GET", "/streamed")
+        answer = conn.getresponse()
+        assert answer.getheader("Connection") == "close" and answer.read() == b"no length"
+    finally:
+        conn.close()
+        server.shutdown()
+        server.server_close()
+        handler.close_all()
