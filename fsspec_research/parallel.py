@@ -39,6 +39,8 @@ MiB = 2**20
 #: most 16 parts of at least 1 MiB (as ``s3r://`` splits them), not up to ``concurrency`` parts of 512 KiB
 OBJECT_STORES = frozenset({"s3", "s3a", "s3r", "gs", "gcs", "abfs", "abfss", "az", "oss"})
 OBJECT_STORE_PARTS = {"min_part_size": MiB, "read_streams": 16}
+#: targets on botocore, whose connection pool is sized for ``concurrency`` when parallel:: creates them
+BOTOCORE_TARGETS = frozenset({"s3", "s3a"})
 
 _DELEGATED = (
     "ls", "info", "exists", "isdir", "isfile", "find", "glob", "walk", "du", "size", "ukey", "modified",
@@ -60,8 +62,9 @@ class ParallelFileSystem(RangeFileSystemMixin, ChainedFileSystem):
 
     Core options (``concurrency``, ``max_gap``, ``max_block``, ``part_size``, ``min_part_size``,
     ``read_streams``, ``block_size``, ``cache_type``, ``retries``) tune reads; on object stores (S3, GCS,
-    Azure) a read is split into at most 16 parts of at least 1 MiB. Object versions are not pinned: the
-    target API has no generic conditional read.
+    Azure) a read is split into at most 16 parts of at least 1 MiB, and an S3 target created here gets a
+    connection pool of ``concurrency + 16`` (botocore's default is 10; an ``fs`` passed in keeps its
+    own). Object versions are not pinned: the target API has no generic conditional read.
     """
 
     protocol = "parallel"
@@ -82,6 +85,9 @@ class ParallelFileSystem(RangeFileSystemMixin, ChainedFileSystem):
             if target_protocol is None:
                 raise ValueError("parallel:: needs a target: target_protocol=... or fs=...")
             target_options = dict(target_options or {})
+            if target_protocol in BOTOCORE_TARGETS:  # botocore pools 10 connections unless told otherwise
+                config = target_options["config_kwargs"] = dict(target_options.get("config_kwargs") or {})
+                config.setdefault("max_pool_connections", self.concurrency + 16)
             if options.get("asynchronous") and fsspec.get_filesystem_class(target_protocol).async_impl:
                 target_options.setdefault("asynchronous", True)
                 target_options.setdefault("loop", options.get("loop"))

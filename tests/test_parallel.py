@@ -125,6 +125,12 @@ def test_object_store_targets_read_in_at_most_16_parts_of_at_least_one_mib():
     assert plain._part_size_for(4 * 2**20) == 2**20 and plain._part_size_for(64 * 2**20) == 4 * 2**20
     tuned = ParallelFileSystem(fs=s3, min_part_size=4096, read_streams=64, skip_instance_cache=True)
     assert (tuned.min_part_size, tuned.read_streams) == (4096, 64)
+    made = ParallelFileSystem(target_protocol="s3", target_options={"anon": True}, concurrency=8)
+    assert made.fs.config_kwargs["max_pool_connections"] == 24  # room for concurrency parallel GETs
+    mine = {"anon": True, "config_kwargs": {"max_pool_connections": 5}}
+    assert ParallelFileSystem(target_protocol="s3", target_options=mine).fs.config_kwargs == {
+        "max_pool_connections": 5
+    }
     memory = ParallelFileSystem(target_protocol="memory", skip_instance_cache=True)
     assert memory.min_part_size == RangeFileSystemMixin.min_part_size == 512 * 1024
     assert memory.read_streams is None and memory._part_size_for(64 * 2**20) == 2**20  # concurrency parts
