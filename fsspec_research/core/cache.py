@@ -86,12 +86,11 @@ class ParallelBlockCache(BaseCache):
             return b""
         first, last = start // self.blocksize, (stop - 1) // self.blocksize
         run_start, reads = self._track(start, stop)
-
-        blocks = self._collect(range(first, last + 1))
         run_blocks = (stop - run_start) // self.blocksize
         if self.readahead and reads >= 2 and run_blocks >= 2:  # a stream, not a few small reads
-            ahead = min(self.max_readahead, run_blocks)
+            ahead = min(self.max_readahead, run_blocks)  # asked first: in flight with this read's misses
             self._prefetch(range(last + 1, min(self.nblocks, last + 1 + ahead)))
+        blocks = self._collect(range(first, last + 1))
 
         offset = start - first * self.blocksize
         if first == last:

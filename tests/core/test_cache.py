@@ -168,9 +168,10 @@ def test_failed_prefetch_is_retried_on_demand():
     calls = {"n": 0}
 
     def flaky(ranges):
-        calls["n"] += 1
-        if calls["n"] == 3:  # the first background prefetch
-            raise ConnectionResetError("boom")
+        if threading.current_thread().name.startswith("fsspec-research-readahead"):
+            calls["n"] += 1
+            if calls["n"] == 1:  # the first background prefetch
+                raise ConnectionResetError("boom")
         return [data[s:e] for s, e in ranges]
 
     cache = ParallelBlockCache(1000, None, len(data), multi_fetcher=flaky, concurrency=2)
@@ -179,6 +180,28 @@ def test_failed_prefetch_is_retried_on_demand():
         for _ in range(20):
             assert cache._fetch(pos, pos + 1000) == data[pos : pos + 1000]
             pos += 1000
+    finally:
+        cache.close()
+    assert calls["n"] >= 2  # the prefetch failed once, and read-ahead went on
+
+
+def test_read_ahead_is_in_flight_with_the_misses_of_the_read_that_starts_it():
+    data = random.randbytes(20_000)
+    prefetching = threading.Event()
+    overlapped = []
+
+    def fetch(ranges):
+        if threading.current_thread().name.startswith("fsspec-research-readahead"):
+            prefetching.set()
+        elif ranges[0][0] == 1000:  # the missed block of the second read, which starts read-ahead
+            overlapped.append(prefetching.wait(5))
+        return [data[s:e] for s, e in ranges]
+
+    cache = ParallelBlockCache(1000, None, len(data), multi_fetcher=fetch, concurrency=2)
+    try:
+        assert cache._fetch(0, 1000) == data[:1000] and not prefetching.is_set()
+        assert cache._fetch(1000, 2000) == data[1000:2000]
+        assert overlapped == [True]
     finally:
         cache.close()
 
