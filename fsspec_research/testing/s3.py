@@ -6,7 +6,8 @@
 started in one process share their buckets (each handle gets its own bucket). Objects up to 2 GiB stay
 in memory (``MOTO_S3_DEFAULT_KEY_BUFFER_SIZE``, unless set) and GETs serve them without moto's
 per-request copy of the whole object, so ranged reads of large objects cost what they would on a real
-store.
+store. Connections are kept alive (HTTP/1.1), as S3 endpoints keep them, and moto's lookup of the
+backend serving a host is made once per host instead of once per request.
 
 ``reject_checksums=True`` makes the server behave like S3 implementations that predate botocore's
 default integrity checksums (older Ceph RGW, MinIO and others): a request carrying ``x-amz-checksum-*``,
