@@ -118,10 +118,8 @@ def case_b1(bench: HTTPBench, reps: int, nranges: int = 256, length: int = 16 * 
     plan = bench.parallel._plan(urls, starts, ends, None, None, {})
 
     def raw_planned() -> list[bytes]:
-        data = bench.raw_requests(
-            [r.start for r in plan.requests], [r.end for r in plan.requests], parallelism
-        )
-        return [b"".join(data[p.request][p.lo : p.hi] for p in pieces) for pieces in plan.pieces]
+        starts_ends = ([r.start for r in plan.requests], [r.end for r in plan.requests])
+        return plan.assemble(bench.raw_requests(*starts_ends, parallelism))
 
     candidate, floor_name = "parallel:: cat_ranges", "raw: the planned GETs, bare (aiohttp)"
     runners = {

@@ -241,8 +241,7 @@ def case_s3b1(
     parallelism = b.s3r.concurrency
 
     def raw_planned() -> list[bytes]:
-        data = b.raw_get(name, ranges, parallelism)
-        return [b"".join(data[p.request][p.lo : p.hi] for p in pieces) for pieces in plan.pieces]
+        return plan.assemble(b.raw_get(name, ranges, parallelism))
 
     cands = ("s3r:// cat_ranges", "parallel::s3:// cat_ranges")
     floor_name = "raw: the planned GETs, bare (aiobotocore)"
